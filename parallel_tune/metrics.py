@@ -1,0 +1,306 @@
+"""Scaling metrics: pure functions, DataFrame in, DataFrame out.
+
+No Ray, no I/O, no printing; every knob is an argument. The tables:
+
+``iterations`` (one row per trial-iteration, from ``results.load_experiment``)
+    trial_name, <grid keys>, iteration, time_this_iter_s, env_steps_sampled,
+    sampling_s, learner_update_s, weight_sync_s, env_connector_sync_s,
+    env_step_per_step_s, inference_per_step_s, env_to_module_per_step_s,
+    module_to_env_per_step_s, total_envs
+
+``trials`` (one row per config): trial_name, <grid keys>, status,
+    sampling_cpus, cpus_reserved, gpus_reserved, total_envs
+
+``summary`` (one row per measured config, from ``summarize``): see its docstring.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: The original study's rating bands on efficiency (%): (name, lower edge), best first.
+RATING_BANDS = (("Excellent", 70.0), ("Good", 60.0), ("Acceptable", 50.0), ("Poor", 0.0))
+RLLIB_TIMER_EMA_COEFF = 0.01
+
+
+def unsmooth_ema(ema: pd.Series, coeff: float = RLLIB_TIMER_EMA_COEFF) -> pd.Series:
+    """Recover per-iteration values from RLlib's EMA timer series.
+
+    RLlib reports ``timers/*`` as ``v_t = (1 - a) v_(t-1) + a x_t`` with
+    ``a = 0.01`` and ``v_1 = x_1``: after ten iterations the reported value is
+    still ~90 % the (warm-up) first. Inverting gives ``x_t`` exactly when one
+    value is pushed per iteration (``num_training_step_calls_per_iteration``
+    is 1 for PPO). Values that come out negative (a restored trial whose EMA
+    restarted) are NaN.
+    """
+    values = ema.to_numpy(dtype=float)
+    out = np.full_like(values, np.nan)
+    if len(values):
+        out[0] = values[0]
+        out[1:] = (values[1:] - (1 - coeff) * values[:-1]) / coeff
+    out[out < 0] = np.nan
+    return pd.Series(out, index=ema.index)
+
+
+def bootstrap_ci(
+    values: np.ndarray, *, stat=np.median, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``stat``; (nan, nan) for fewer than 2 values."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    samples = rng.choice(values, size=(n_resamples, len(values)), replace=True)
+    stats = stat(samples, axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(stats, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def measured(iterations: pd.DataFrame, warmup_iterations: int) -> pd.DataFrame:
+    """The iterations that count: warm-up excluded."""
+    return iterations[iterations["iteration"] > warmup_iterations]
+
+
+def summarize(
+    iterations: pd.DataFrame,
+    *,
+    group_keys: list[str],
+    warmup_iterations: int = 1,
+    max_rel_ci_width: float = 0.2,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per-config statistics over measured iterations.
+
+    Returns one row per config: <group_keys>, total_envs, n_measured,
+    time_per_iter_s (median), time_per_iter_s_ci_low/high (bootstrap 95 %),
+    env_steps_per_s (median of steps sampled / wall time) and its interval,
+    rel_ci_width (interval width / median time), unreliable (width above
+    ``max_rel_ci_width``, or fewer than 2 measured iterations), the median
+    sampling_s / learner_update_s / weight_sync_s / other_s and each one's
+    share of the iteration (``*_share_pct``), and per-step times in ms.
+    """
+    rows = []
+    for keys, g in measured(iterations, warmup_iterations).groupby(group_keys, sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        t = g["time_this_iter_s"].to_numpy(float)
+        sps = (g["env_steps_sampled"] / g["time_this_iter_s"]).to_numpy(float)
+        t_med = float(np.median(t))
+        t_lo, t_hi = bootstrap_ci(t, seed=seed)
+        s_lo, s_hi = bootstrap_ci(sps, seed=seed)
+        width = (t_hi - t_lo) / t_med if t_med else float("nan")
+        row = dict(zip(group_keys, keys, strict=False))
+        row.update(
+            total_envs=int(g["total_envs"].iloc[0]),
+            n_measured=len(g),
+            time_per_iter_s=t_med,
+            time_per_iter_s_ci_low=t_lo,
+            time_per_iter_s_ci_high=t_hi,
+            env_steps_per_s=float(np.median(sps)),
+            env_steps_per_s_ci_low=s_lo,
+            env_steps_per_s_ci_high=s_hi,
+            rel_ci_width=width,
+            unreliable=bool(len(g) < 2 or not width <= max_rel_ci_width),
+        )
+        parts = {}
+        for col in ("sampling_s", "learner_update_s", "weight_sync_s"):
+            parts[col] = float(np.nanmedian(g[col])) if col in g and g[col].notna().any() else float("nan")
+        parts["other_s"] = max(t_med - np.nansum(list(parts.values())), 0.0)
+        row.update(parts)
+        for col, value in parts.items():
+            row[col.removesuffix("_s") + "_share_pct"] = 100 * value / t_med if t_med else float("nan")
+        for col in ("env_step", "inference", "env_to_module", "module_to_env"):
+            src = f"{col}_per_step_s"
+            row[f"{col}_per_step_ms"] = (
+                float(g[src].median() * 1e3) if src in g and g[src].notna().any() else float("nan")
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def rating(efficiency_pct: float) -> str:
+    """The original study's bands: Excellent > 70 %, Good 60-70, Acceptable 50-60, Poor < 50."""
+    if efficiency_pct is None or np.isnan(efficiency_pct):
+        return "n/a"
+    if efficiency_pct > 70.0:
+        return "Excellent"
+    if efficiency_pct >= 60.0:
+        return "Good"
+    return "Acceptable" if efficiency_pct >= 50.0 else "Poor"
+
+
+def scaling(summary: pd.DataFrame, trials: pd.DataFrame, baseline: dict, *, group_keys: list[str]) -> pd.DataFrame:
+    """Speedup and efficiency of every config relative to ``baseline``.
+
+    Adds to ``summary``: sampling_cpus (from ``trials``), speedup
+    (baseline time / time), efficiency_per_env_pct (speedup / total envs
+    relative to the baseline's, the original study's definition),
+    efficiency_per_cpu_pct (speedup / sampling CPUs relative to the
+    baseline's: extra envs per runner add no cores), and rating (bands on
+    efficiency per env, as the original study rated). If the baseline config
+    was not measured, the config with the fewest sampling CPUs and envs is used,
+    and ``baseline_name`` says which.
+    """
+    out = summary.merge(trials[[*group_keys, "sampling_cpus"]].drop_duplicates(group_keys), on=group_keys, how="left")
+    is_base = np.logical_and.reduce([out[k] == v for k, v in baseline.items() if k in out]) if baseline else None
+    if is_base is None or not is_base.any():
+        base = out.sort_values(["sampling_cpus", "total_envs"]).iloc[0]
+    else:
+        base = out[is_base].iloc[0]
+    out["speedup"] = base["time_per_iter_s"] / out["time_per_iter_s"]
+    out["efficiency_per_env_pct"] = 100 * out["speedup"] / (out["total_envs"] / base["total_envs"])
+    out["efficiency_per_cpu_pct"] = 100 * out["speedup"] / (out["sampling_cpus"] / base["sampling_cpus"])
+    out["rating"] = out["efficiency_per_env_pct"].map(rating)
+    out["baseline_name"] = ",".join(f"{k}={base[k]}" for k in group_keys)
+    return out
+
+
+def karp_flatt(speedup: pd.Series, width: pd.Series) -> pd.Series:
+    """Experimentally determined serial fraction e = (1/S - 1/p) / (1 - 1/p); NaN at p = 1.
+
+    A serial fraction that grows with p means overhead grows with width
+    (communication, synchronisation), not a fixed serial part.
+    """
+    p = width.astype(float)
+    e = (1 / speedup - 1 / p) / (1 - 1 / p)
+    return e.where(p > 1)
+
+
+def amdahl_fit(width: pd.Series, speedup: pd.Series) -> dict[str, float]:
+    """Least-squares serial fraction s of S(p) = 1 / (s + (1 - s) / p).
+
+    Linear in s: 1/S - 1/p = s (1 - 1/p). Returns serial_fraction,
+    max_speedup (1/s, the ceiling as p -> inf) and rmse of the speedups.
+    """
+    p = np.asarray(width, float)
+    s_obs = np.asarray(speedup, float)
+    keep = (p > 1) & np.isfinite(s_obs) & (s_obs > 0)
+    if keep.sum() < 1:
+        return {"serial_fraction": float("nan"), "max_speedup": float("nan"), "rmse": float("nan"), "points": 0}
+    x = 1 - 1 / p[keep]
+    y = 1 / s_obs[keep] - 1 / p[keep]
+    s = float(np.clip(np.dot(x, y) / np.dot(x, x), 0.0, 1.0))
+    pred = 1 / (s + (1 - s) / p)
+    rmse = float(np.sqrt(np.mean((pred[np.isfinite(s_obs)] - s_obs[np.isfinite(s_obs)]) ** 2)))
+    return {
+        "serial_fraction": s,
+        "max_speedup": 1 / s if s > 0 else float("inf"),
+        "rmse": rmse,
+        "points": int(keep.sum()),
+    }
+
+
+def runner_scaling(scaled: pd.DataFrame, *, envs_per_runner: int | None = None) -> pd.DataFrame:
+    """The runner-only slice: configs with one envs-per-runner value, sorted by runners.
+
+    Adds ``width`` (runners relative to the slice's smallest) and
+    ``karp_flatt_serial_fraction``; speedups are re-based on the slice's
+    smallest config so the slice is a clean strong-scaling series.
+    """
+    df = scaled
+    if "num_envs_per_env_runner" in df:
+        value = envs_per_runner if envs_per_runner is not None else df["num_envs_per_env_runner"].min()
+        df = df[df["num_envs_per_env_runner"] == value]
+    df = df[df["num_env_runners"] > 0].sort_values("num_env_runners").copy()
+    if df.empty:
+        return df
+    first = df.iloc[0]
+    df["width"] = df["num_env_runners"] / first["num_env_runners"]
+    df["slice_speedup"] = first["time_per_iter_s"] / df["time_per_iter_s"]
+    df["karp_flatt_serial_fraction"] = karp_flatt(df["slice_speedup"], df["width"])
+    return df
+
+
+def recommend(scaled: pd.DataFrame, *, good_floor_pct: float = 60.0) -> dict[str, object]:
+    """The fastest config, and the widest config still rated Good or better (per env)."""
+    ok = scaled[~scaled["time_per_iter_s"].isna()]
+    if ok.empty:
+        return {}
+    fastest = ok.sort_values("time_per_iter_s").iloc[0]
+    good = ok[ok["efficiency_per_env_pct"] >= good_floor_pct].sort_values(
+        ["total_envs", "time_per_iter_s"], ascending=[False, True]
+    )
+    return {"fastest": fastest.to_dict(), "largest_good": good.iloc[0].to_dict() if len(good) else None}
+
+
+def telemetry_summary(telemetry: pd.DataFrame) -> pd.DataFrame:
+    """Per trial, what the machine did while it ran.
+
+    ``telemetry`` has one row per sample: trial_name, timestamp_s, iteration,
+    cpu_util_pct, busy_cores, load_avg_1m, mem_used_mb, ray_workers_cpu_s,
+    and gpu<i>_util_pct / gpu<i>_mem_used_mb where GPUs were visible.
+    Returns trial_name, samples, cpu_util_pct_mean/_peak, busy_cores_mean,
+    load_avg_1m_peak, mem_used_mb_peak, ray_workers_cpu_s (CPU seconds the
+    node's Ray workers used during the trial), gpu_util_pct_mean and
+    gpu_mem_used_mb_peak (NaN without GPU samples).
+    """
+    if telemetry.empty:
+        return pd.DataFrame(columns=["trial_name"])
+    rows = []
+    for name, g in telemetry.groupby("trial_name", sort=True):
+        util = [c for c in g.columns if c.startswith("gpu") and c.endswith("_util_pct")]
+        mem = [c for c in g.columns if c.startswith("gpu") and c.endswith("_mem_used_mb")]
+        gpu_util = g[util].mean(axis=1) if util else pd.Series(dtype=float)
+        rows.append(
+            {
+                "trial_name": name,
+                "samples": len(g),
+                "cpu_util_pct_mean": g["cpu_util_pct"].mean(),
+                "cpu_util_pct_peak": g["cpu_util_pct"].max(),
+                "busy_cores_mean": g["busy_cores"].mean(),
+                "load_avg_1m_peak": g["load_avg_1m"].max(),
+                "mem_used_mb_peak": g["mem_used_mb"].max(),
+                "ray_workers_cpu_s": g["ray_workers_cpu_s"].max() - g["ray_workers_cpu_s"].min(),
+                "gpu_util_pct_mean": gpu_util.mean() if gpu_util.notna().any() else float("nan"),
+                "gpu_util_pct_peak": gpu_util.max() if gpu_util.notna().any() else float("nan"),
+                "gpu_mem_used_mb_peak": g[mem].max(axis=1).max()
+                if mem and g[mem].notna().any().any()
+                else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def misconfigurations(
+    trials: pd.DataFrame,
+    usage: pd.DataFrame,
+    *,
+    logical_cores: int,
+    idle_gpu_pct: float = 5.0,
+    spare_cores: float = 1.0,
+) -> list[str]:
+    """Plain-words warnings from reservations (``trials``) vs use (``telemetry_summary``).
+
+    - a config that reserved a GPU which stayed idle (mean utilisation below
+      ``idle_gpu_pct``), or whose GPU use was never measured;
+    - CPU oversubscription: more cores busy on average than the trial reserved
+      (plus ``spare_cores`` for the driver and Ray's own daemons), or a load
+      average above the machine's logical cores;
+    - a config that wanted more CPUs than the machine has.
+    """
+    out: list[str] = []
+    df = trials.merge(usage, on="trial_name", how="left") if not usage.empty else trials.assign(samples=np.nan)
+    for _, r in df.iterrows():
+        name = r["trial_name"]
+        if r.get("cpus_reserved", 0) > logical_cores:
+            out.append(f"{name} wanted {r['cpus_reserved']:g} CPUs; the machine has {logical_cores} logical cores")
+        if r.get("status") == "SKIPPED" or not r.get("samples", 0) > 0:
+            continue
+        if r.get("gpus_reserved", 0) > 0:
+            util = r.get("gpu_util_pct_mean", np.nan)
+            if np.isnan(util):
+                out.append(f"{name} reserved {r['gpus_reserved']:g} GPU(s) but no GPU was visible to measure")
+            elif util < idle_gpu_pct:
+                out.append(f"{name} reserved {r['gpus_reserved']:g} GPU(s) that stayed idle (mean {util:.1f} % busy)")
+        busy = r.get("busy_cores_mean", np.nan)
+        if busy > r.get("cpus_reserved", 0) + spare_cores:
+            out.append(
+                f"{name}: CPU oversubscription, {busy:.1f} cores busy on average but {r['cpus_reserved']:g} reserved "
+                "(torch or BLAS threads beyond the reservation?)"
+            )
+        load = r.get("load_avg_1m_peak", np.nan)
+        if load > logical_cores:
+            out.append(f"{name}: load average peaked at {load:.1f}, above the machine's {logical_cores} logical cores")
+    return out

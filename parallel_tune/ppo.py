@@ -1,0 +1,92 @@
+"""The one adapter from a ``SearchSpace`` to RLlib's PPOConfig and Tune's grid.
+
+Resource requests come from RLlib itself (``PPO.default_resource_request``),
+so what the sweep checks against the cluster is exactly the placement group
+Tune will ask for: 1 bundle for the main process (plus its local learner), one
+per env runner, one per remote learner.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from parallel_tune.spaces import SearchSpace, SpaceError
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What one trial's placement group reserves."""
+
+    bundles: tuple[dict[str, float], ...]
+    strategy: str
+
+    @property
+    def cpus(self) -> float:
+        return sum(b.get("CPU", 0.0) for b in self.bundles)
+
+    @property
+    def gpus(self) -> float:
+        return sum(b.get("GPU", 0.0) for b in self.bundles)
+
+
+def config_dict(space: SearchSpace, point: dict[str, Any]) -> dict[str, Any]:
+    """The flat RLlib config dict of one trial (fixed settings + grid point)."""
+    return {
+        "env": space.env,
+        **space.ppo,
+        **point,
+        "placement_strategy": space.placement_strategy,
+    }
+
+
+def _known_keys() -> set[str]:
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    return set(PPOConfig().to_dict())
+
+
+def check_keys(space: SearchSpace) -> None:
+    """Fail on a setting PPOConfig does not have (e.g. the old ``num_workers``)."""
+    known = _known_keys()
+    for section, keys in (("ppo", space.ppo), ("grid", space.grid)):
+        for key in keys:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise SpaceError(f"{space.source or space.name}: {section}.{key} is not a PPOConfig setting{hint}")
+
+
+def build_config(space: SearchSpace, point: dict[str, Any]):
+    """A validated ``PPOConfig`` for one grid point."""
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    config = PPOConfig().update_from_dict(config_dict(space, point))
+    try:
+        config.validate()
+    except Exception as exc:  # RLlib raises ValueError and its own error types
+        raise SpaceError(f"{space.source or space.name}: RLlib rejects {point}: {exc}") from None
+    return config
+
+
+def reservation(space: SearchSpace, point: dict[str, Any]) -> Reservation:
+    """The placement group RLlib will request for this grid point."""
+    from ray.rllib.algorithms.ppo import PPO
+
+    pgf = PPO.default_resource_request(build_config(space, point))
+    bundles = tuple({k: float(v) for k, v in b.items() if v} for b in pgf.bundles)
+    return Reservation(bundles=bundles, strategy=pgf.strategy)
+
+
+def param_space(space: SearchSpace) -> dict[str, Any]:
+    """Tune's param space: fixed settings, one ``tune.grid_search`` per grid key."""
+    from ray import tune
+
+    base = config_dict(space, {})
+    return {**base, **{k: tune.grid_search(list(v)) for k, v in space.grid.items()}}
+
+
+def trial_name(config: dict[str, Any], keys: list[str]) -> str:
+    """``ppo[num_env_runners=4,num_envs_per_env_runner=2]``: directories, logs and rows line up."""
+    return "ppo[" + ",".join(f"{k}={config[k]}" for k in keys) + "]"

@@ -1,0 +1,58 @@
+"""One line per iteration: which trial of how many, iteration, elapsed, ETA."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ray.tune import Callback
+
+
+def _hms(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressCallback(Callback):
+    """Prints progress to stderr; ETA assumes later trials take as long per iteration."""
+
+    def __init__(self, total_trials: int, iterations: int, stream=None):
+        self.total_trials = total_trials
+        self.iterations = iterations
+        self.stream = stream
+        self._started = time.monotonic()
+        self._order: dict[str, int] = {}
+        self._iter_s: list[float] = []
+
+    def __getstate__(self):  # Tune pickles callbacks into its experiment state
+        state = dict(self.__dict__)
+        state["stream"] = None
+        return state
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream or sys.stderr, flush=True)
+
+    def _index(self, trial) -> int:
+        return self._order.setdefault(trial.trial_id, len(self._order) + 1)
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self._print(f"[trial {self._index(trial)}/{self.total_trials}] {trial} started")
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        done_iters = result.get("training_iteration", 0)
+        self._iter_s.append(result.get("time_this_iter_s", 0.0))
+        finished = sum(1 for t in trials if t.status in ("TERMINATED", "ERROR"))
+        remaining_iters = (self.total_trials - finished) * self.iterations - done_iters
+        mean = sum(self._iter_s) / len(self._iter_s)
+        elapsed = time.monotonic() - self._started
+        self._print(
+            f"[trial {self._index(trial)}/{self.total_trials}] {trial} "
+            f"iter {done_iters}/{self.iterations} {result.get('time_this_iter_s', 0.0):.2f} s/iter "
+            f"elapsed {_hms(elapsed)} eta {_hms(max(remaining_iters, 0) * mean)}"
+        )
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._print(f"[trial {self._index(trial)}/{self.total_trials}] {trial} finished")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._print(f"[trial {self._index(trial)}/{self.total_trials}] {trial} FAILED (see {trial.path})")

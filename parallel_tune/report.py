@@ -1,0 +1,383 @@
+"""Markdown report and seaborn dashboard, from the metric tables only."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from parallel_tune.metrics import RATING_BANDS
+
+_BAND_COLOURS = {"Excellent": "#2e7d32", "Good": "#9ccc65", "Acceptable": "#ffca28", "Poor": "#ef5350"}
+
+
+def _num(v: Any, fmt: str = ".2f") -> str:
+    try:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "–"
+        return format(v, fmt)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
+    align = align or "l" + "r" * (len(header) - 1)
+    sep = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _with_ci(row: pd.Series, col: str) -> str:
+    return f"{_num(row[col])} [{_num(row[col + '_ci_low'])}, {_num(row[col + '_ci_high'])}]"
+
+
+def config_label(row: pd.Series) -> str:
+    """``4r x 2e``: the original study's shorthand."""
+    r = row.get("num_env_runners", "?")
+    e = row.get("num_envs_per_env_runner", 1)
+    return f"{int(r)}r x {int(e)}e" if not pd.isna(r) else str(row.get("trial_name"))
+
+
+def render_markdown(
+    *,
+    scaled: pd.DataFrame,
+    trials: pd.DataFrame,
+    metadata: dict[str, Any],
+    fit: dict[str, float],
+    runner_slice: pd.DataFrame,
+    recommendation: dict[str, Any],
+    usage: pd.DataFrame,
+    warnings: list[str],
+    problems: list[str],
+    ceiling: pd.DataFrame | None = None,
+    dashboard_name: str = "dashboard.png",
+) -> str:
+    space = metadata.get("space", {})
+    machine = metadata.get("machine", {})
+    versions = machine.get("versions", {})
+    ppo = space.get("ppo", {})
+    gpus = ", ".join(machine.get("gpu_models") or []) or "none"
+    out = [f"# Scaling report: {space.get('name', '?')}", ""]
+    out.append(
+        f"{space.get('env', '?')}, PPO train_batch_size {ppo.get('train_batch_size', '?')}, "
+        f"{space.get('iterations', '?')} iterations per config ({space.get('warmup_iterations', '?')} warm-up, "
+        f"excluded). Machine: {machine.get('cpu_model', '?')}, {machine.get('logical_cores', '?')} logical / "
+        f"{machine.get('physical_cores', '?')} physical cores, GPUs: {gpus}. "
+        + ", ".join(f"{k} {versions.get(k, '?')}" for k in ("ray", "torch", "gymnasium", "mujoco"))
+        + f"; run {machine.get('date_utc', '?')}."
+    )
+    out += ["", f"![dashboard]({dashboard_name})", ""]
+
+    if not scaled.empty:
+        out += ["## Results", ""]
+        rows = []
+        for _, r in scaled.sort_values(["sampling_cpus", "total_envs"]).iterrows():
+            flag = " ⚠ wide CI" if r["unreliable"] else ""
+            rows.append(
+                [
+                    config_label(r),
+                    str(int(r["total_envs"])),
+                    _num(r["sampling_cpus"], "g"),
+                    _with_ci(r, "time_per_iter_s"),
+                    _num(r["env_steps_per_s"], ",.0f"),
+                    _num(r["speedup"]) + "x",
+                    _num(r["efficiency_per_env_pct"], ".1f") + " %",
+                    _num(r["efficiency_per_cpu_pct"], ".1f") + " %",
+                    r["rating"] + flag,
+                ]
+            )
+        out.append(
+            _table(
+                [
+                    "config",
+                    "envs",
+                    "sampling CPUs",
+                    "s/iter [95 % CI]",
+                    "env steps/s",
+                    "speedup",
+                    "eff./env",
+                    "eff./CPU",
+                    "rating",
+                ],
+                rows,
+                "lrrrrrrrl",
+            )
+        )
+        base = scaled["baseline_name"].iloc[0]
+        out += [
+            "",
+            f"Speedup is relative to {base}. Efficiency per env = speedup / (envs / baseline envs), the original "
+            "study's definition; per CPU = speedup / (sampling CPUs / baseline's), since extra envs per runner add "
+            "no cores. Ratings (per env, the original study's bands): Excellent > 70 %, Good 60-70 %, "
+            "Acceptable 50-60 %, Poor < 50 %.",
+            "",
+        ]
+
+    if recommendation:
+        fastest = recommendation["fastest"]
+        out += ["## Recommendation", ""]
+        line = (
+            f"- **Fastest:** {config_label(pd.Series(fastest))}, {_num(fastest['time_per_iter_s'])} s/iter, "
+            f"{_num(fastest['env_steps_per_s'], ',.0f')} env steps/s, "
+            f"efficiency {_num(fastest['efficiency_per_cpu_pct'], '.0f')} % per CPU"
+        )
+        if ceiling is not None and "ceiling_fraction_pct" in fastest:
+            line += f", {_num(fastest.get('ceiling_fraction_pct'), '.1f')} % of the raw environment ceiling"
+        out.append(line + ".")
+        good = recommendation.get("largest_good")
+        if good:
+            out.append(
+                f"- **Widest config still rated Good or better:** {config_label(pd.Series(good))} "
+                f"({_num(good['efficiency_per_env_pct'], '.1f')} % per env, {_num(good['speedup'])}x)."
+            )
+        else:
+            out.append("- No config above the baseline is rated Good or better.")
+        out.append("")
+
+    if not scaled.empty:
+        out += ["## Why scaling stops", "", "Where each iteration's time goes (medians over measured iterations):", ""]
+        rows = []
+        for _, r in scaled.sort_values(["sampling_cpus", "total_envs"]).iterrows():
+            rows.append(
+                [
+                    config_label(r),
+                    _num(r["time_per_iter_s"]),
+                    f"{_num(r['sampling_s'])} ({_num(r['sampling_share_pct'], '.0f')} %)",
+                    f"{_num(r['learner_update_s'])} ({_num(r['learner_update_share_pct'], '.0f')} %)",
+                    f"{_num(r['weight_sync_s'], '.3f')} ({_num(r['weight_sync_share_pct'], '.0f')} %)",
+                    f"{_num(r['other_s'])} ({_num(r['other_share_pct'], '.0f')} %)",
+                    _num(r["env_step_per_step_ms"], ".3f"),
+                    _num(r["inference_per_step_ms"], ".3f"),
+                    _num(r["env_to_module_per_step_ms"] + r["module_to_env_per_step_ms"], ".3f"),
+                ]
+            )
+        out.append(
+            _table(
+                [
+                    "config",
+                    "s/iter",
+                    "sampling s",
+                    "learner s",
+                    "weight sync s",
+                    "other s",
+                    "env step ms",
+                    "inference ms",
+                    "connectors ms",
+                ],
+                rows,
+            )
+        )
+        out += [
+            "",
+            "Iteration timers are recovered from RLlib's `timers/*`, which are EMAs with coefficient 0.01 "
+            "(their raw value after 10 iterations is still ~90 % the warm-up iteration's). Per-step columns "
+            "are per env step inside one env runner (`env_step_timer`, `rlmodule_inference_timer`, and the "
+            "env-to-module + module-to-env connector pipelines).",
+            "",
+        ]
+        if fit.get("points", 0):
+            out.append(
+                f"**Amdahl's law** over the runner-only configs ({fit['points']} widths > 1): serial fraction "
+                f"{_num(100 * fit['serial_fraction'], '.1f')} %, so speedup cannot exceed "
+                f"{_num(fit['max_speedup'], '.1f')}x however many runners (fit RMSE {_num(fit['rmse'], '.2f')}x)."
+            )
+            kf = runner_slice.dropna(subset=["karp_flatt_serial_fraction"])
+            if len(kf):
+                out.append(
+                    "Karp-Flatt serial fraction by width: "
+                    + ", ".join(
+                        f"{int(r['num_env_runners'])} runners {100 * r['karp_flatt_serial_fraction']:.1f} %"
+                        for _, r in kf.iterrows()
+                    )
+                    + ". A fraction that grows with width means the overhead grows with the number of runners "
+                    "(synchronisation, collection), not a fixed serial part."
+                )
+            out.append("")
+
+    if ceiling is not None and not ceiling.empty and "ceiling_fraction_pct" in scaled:
+        out += ["## Against the raw environment ceiling", ""]
+        rows = [
+            [
+                config_label(r),
+                _num(r["sampling_cpus"], "g"),
+                _num(r["env_steps_per_s"], ",.0f"),
+                _num(r["ceiling_env_steps_per_s"], ",.0f"),
+                _num(r["ceiling_fraction_pct"], ".1f") + " %",
+            ]
+            for _, r in scaled.sort_values(["sampling_cpus", "total_envs"]).iterrows()
+        ]
+        out.append(_table(["config", "sampling processes", "PPO env steps/s", "raw env steps/s", "fraction"], rows))
+        out += [
+            "",
+            "The raw ceiling: the same environment stepped with random actions by as many processes, no RLlib.",
+            "",
+        ]
+
+    if not usage.empty:
+        out += ["## Hardware use", ""]
+        merged = trials.merge(usage, on="trial_name", how="inner")
+        rows = [
+            [
+                config_label(r),
+                _num(r["cpus_reserved"], "g"),
+                _num(r["cpu_util_pct_mean"], ".0f") + " %",
+                _num(r["cpu_util_pct_peak"], ".0f") + " %",
+                _num(r["busy_cores_mean"], ".1f"),
+                _num(r["gpu_util_pct_mean"], ".0f"),
+                _num(r["gpu_mem_used_mb_peak"], ",.0f"),
+            ]
+            for _, r in merged.iterrows()
+        ]
+        out.append(
+            _table(["config", "CPUs reserved", "CPU mean", "CPU peak", "busy cores", "GPU % mean", "GPU MB peak"], rows)
+        )
+        out += ["", "Sampled in the driver every ~1 s (head node only on a cluster)."]
+        if not usage["gpu_util_pct_mean"].notna().any():
+            out.append("No GPU was visible to NVML on this machine: GPU columns are empty, not zero.")
+        out.append("")
+    if warnings:
+        out += ["### Misconfigurations", ""] + [f"- {w}" for w in warnings] + [""]
+
+    failed = trials[trials["status"].isin(["ERROR", "SKIPPED", "PENDING", "RUNNING", "PAUSED"])]
+    if not failed.empty:
+        out += ["## Failed, skipped or unfinished configs", ""]
+        rows = [
+            [r["trial_name"], r["status"], str(int(r["iterations_completed"])), str(r["error"] or "")[:160]]
+            for _, r in failed.iterrows()
+        ]
+        out.append(_table(["config", "status", "iterations", "why"], rows, "llrl"))
+        out.append("")
+    if problems:
+        out += ["## Problems reading the experiment", ""] + [f"- {p}" for p in problems] + [""]
+    return "\n".join(out)
+
+
+def dashboard(
+    scaled: pd.DataFrame,
+    *,
+    fit: dict[str, float],
+    usage: pd.DataFrame,
+    trials: pd.DataFrame,
+    path: Path,
+    title: str = "",
+    ceiling: pd.DataFrame | None = None,
+) -> Path:
+    """Six panels: speedup, efficiency with bands, throughput vs ceiling, time split, CPU and GPU use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    df = scaled.sort_values(["sampling_cpus", "total_envs"]).copy()
+    df["config"] = df.apply(config_label, axis=1)
+    df["envs per runner"] = df.get("num_envs_per_env_runner", pd.Series(1, index=df.index)).astype(str)
+    fig, axes = plt.subplots(2, 3, figsize=(18, 10.5))
+
+    ax = axes[0, 0]
+    top = max(float(df["sampling_cpus"].max()), 1.0)
+    base_cpus = float(df.loc[df["speedup"].sub(1).abs().idxmin(), "sampling_cpus"]) if len(df) else 1.0
+    xs = np.linspace(base_cpus, top, 100)
+    ax.plot(xs, xs / base_cpus, "--", color="grey", label="ideal (linear)")
+    if fit.get("points", 0) and np.isfinite(fit["serial_fraction"]):
+        s = fit["serial_fraction"]
+        p = xs / base_cpus
+        ax.plot(xs, 1 / (s + (1 - s) / p), ":", color="black", label=f"Amdahl fit, serial {100 * s:.1f} %")
+    for key, g in df.groupby("envs per runner"):
+        err = [g["speedup"] - _speed(g, "low"), _speed(g, "high") - g["speedup"]]
+        ax.errorbar(
+            g["sampling_cpus"], g["speedup"], yerr=np.abs(err), marker="o", capsize=3, label=f"{key} env(s)/runner"
+        )
+    ax.set(xlabel="sampling CPUs (env runners)", ylabel="speedup vs baseline", title="Speedup")
+    ax.legend(fontsize=8)
+
+    ax = axes[0, 1]
+    long = df.melt(
+        id_vars=["config"],
+        value_vars=["efficiency_per_env_pct", "efficiency_per_cpu_pct"],
+        var_name="per",
+        value_name="efficiency %",
+    )
+    long["per"] = long["per"].map({"efficiency_per_env_pct": "per env", "efficiency_per_cpu_pct": "per CPU"})
+    ymax = max(110.0, float(long["efficiency %"].max()) * 1.1)
+    edges = [(n, f) for n, f in RATING_BANDS]
+    upper = ymax
+    for name, floor in edges:
+        ax.axhspan(floor, upper, color=_BAND_COLOURS[name], alpha=0.12, lw=0)
+        ax.text(len(df) - 0.5, (floor + min(upper, ymax)) / 2, name, ha="right", va="center", fontsize=8, alpha=0.7)
+        upper = floor
+    sns.barplot(data=long, x="config", y="efficiency %", hue="per", ax=ax)
+    ax.set(ylim=(0, ymax), xlabel="", title="Parallel efficiency (rating bands: original study)")
+    ax.tick_params(axis="x", rotation=45)
+
+    ax = axes[0, 2]
+    for key, g in df.groupby("envs per runner"):
+        yerr = [g["env_steps_per_s"] - g["env_steps_per_s_ci_low"], g["env_steps_per_s_ci_high"] - g["env_steps_per_s"]]
+        ax.errorbar(
+            g["sampling_cpus"],
+            g["env_steps_per_s"],
+            yerr=np.abs(np.nan_to_num(yerr)),
+            marker="o",
+            capsize=3,
+            label=f"PPO, {key} env(s)/runner",
+        )
+    if ceiling is not None and not ceiling.empty:
+        ax.plot(ceiling["processes"], ceiling["env_steps_per_s"], "s--", color="black", label="raw env ceiling")
+        ax.set_yscale("log")
+    ax.set(xlabel="sampling processes", ylabel="env steps / s", title="Throughput")
+    ax.legend(fontsize=8)
+
+    ax = axes[1, 0]
+    parts = ["sampling_s", "learner_update_s", "weight_sync_s", "other_s"]
+    bottom = np.zeros(len(df))
+    for col, colour in zip(parts, sns.color_palette("deep", 4), strict=False):
+        vals = df[col].fillna(0).to_numpy()
+        ax.bar(df["config"], vals, bottom=bottom, label=col.removesuffix("_s").replace("_", " "), color=colour)
+        bottom += vals
+    ax.set(ylabel="seconds per iteration (median)", title="Where an iteration's time goes")
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(fontsize=8)
+
+    merged = trials.merge(usage, on="trial_name", how="inner") if not usage.empty else pd.DataFrame()
+    ax = axes[1, 1]
+    if not merged.empty:
+        merged["config"] = merged.apply(config_label, axis=1)
+        ax.bar(merged["config"], merged["busy_cores_mean"], color="#5c6bc0", label="busy cores (mean)")
+        ax.scatter(
+            merged["config"], merged["cpus_reserved"], color="black", marker="_", s=400, label="CPUs reserved", zorder=3
+        )
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no telemetry", ha="center", va="center", transform=ax.transAxes)
+    ax.set(ylabel="cores", title="CPU use vs reservation")
+    ax.tick_params(axis="x", rotation=45)
+
+    ax = axes[1, 2]
+    if not merged.empty and merged["gpu_util_pct_mean"].notna().any():
+        ax.bar(merged["config"], merged["gpu_util_pct_mean"], color="#26a69a")
+        ax.set(ylabel="GPU utilisation % (mean)", ylim=(0, 100))
+    else:
+        per_step = df[["config", "env_step_per_step_ms", "inference_per_step_ms"]].copy()
+        per_step["connectors_per_step_ms"] = df["env_to_module_per_step_ms"] + df["module_to_env_per_step_ms"]
+        per_step = per_step.melt(id_vars="config", var_name="part", value_name="ms per env step")
+        per_step["part"] = per_step["part"].str.replace("_per_step_ms", "").str.replace("_", " ")
+        sns.barplot(data=per_step, x="config", y="ms per env step", hue="part", ax=ax)
+        ax.set(xlabel="", title="Inside an env runner, per env step (no GPU visible)")
+    ax.tick_params(axis="x", rotation=45)
+    if title:
+        fig.suptitle(title, fontsize=15)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _speed(g: pd.DataFrame, side: str) -> pd.Series:
+    """Speedup at the time interval's edges (a longer time is a lower speedup)."""
+    t = g["time_per_iter_s_ci_high" if side == "low" else "time_per_iter_s_ci_low"]
+    return (g["speedup"] * g["time_per_iter_s"] / t).fillna(g["speedup"])

@@ -1,0 +1,275 @@
+"""The only path from a Tune experiment directory to DataFrames.
+
+``load_experiment`` reads the experiment through Ray's own
+``ExperimentAnalysis`` and returns three tidy tables; ``write_tables`` stores
+them as Parquet with the run's provenance inside each file's schema metadata
+(key ``parallel_tune``). Result keys are read through RLlib's constants, and
+renames are absorbed here and nowhere else.
+
+A trial whose result files are missing or truncated is kept (with what could
+be read and a note in ``problems``), never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from parallel_tune import SCHEMA_VERSION
+from parallel_tune.metrics import unsmooth_ema
+
+MANIFEST = "parallel_tune.json"
+META_KEY = b"parallel_tune"
+TELEMETRY_FILE = "telemetry.parquet"
+logger = logging.getLogger(__name__)
+
+
+class ResultsError(Exception):
+    """An experiment directory that cannot be read; one line for the user."""
+
+
+@dataclass
+class Experiment:
+    """iterations: one row per trial-iteration; trials: one per config (skipped too)."""
+
+    iterations: pd.DataFrame
+    trials: pd.DataFrame
+    telemetry: pd.DataFrame
+    metadata: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def grid_keys(self) -> list[str]:
+        return list(self.metadata.get("space", {}).get("grid", {}))
+
+
+def _column_map() -> dict[str, str]:
+    """Tune/RLlib flat result key -> our column name (units in the name)."""
+    from ray.rllib.utils.metrics import (
+        CONNECTOR_PIPELINE_TIMER,
+        ENV_RUNNER_RESULTS,
+        ENV_RUNNER_SAMPLING_TIMER,
+        ENV_STEP_TIMER,
+        ENV_TO_MODULE_CONNECTOR,
+        EPISODE_RETURN_MEAN,
+        LEARNER_UPDATE_TIMER,
+        MODULE_TO_ENV_CONNECTOR,
+        NUM_ENV_STEPS_SAMPLED,
+        NUM_ENV_STEPS_SAMPLED_LIFETIME,
+        RLMODULE_INFERENCE_TIMER,
+        SYNCH_WORKER_WEIGHTS_TIMER,
+        TIMERS,
+    )
+
+    er = ENV_RUNNER_RESULTS
+    return {
+        "training_iteration": "iteration",
+        "time_this_iter_s": "time_this_iter_s",
+        "time_total_s": "time_total_s",
+        "timestamp": "timestamp_s",
+        "node_ip": "node_ip",
+        "num_training_step_calls_per_iteration": "training_steps_per_iteration",
+        f"{er}/{NUM_ENV_STEPS_SAMPLED}": "env_steps_sampled",
+        f"{er}/{NUM_ENV_STEPS_SAMPLED_LIFETIME}": "env_steps_sampled_lifetime",
+        f"{er}/{EPISODE_RETURN_MEAN}": "episode_return_mean",
+        # Iteration timers: RLlib reports an EMA (coefficient 0.01) of them.
+        f"{TIMERS}/{ENV_RUNNER_SAMPLING_TIMER}": "sampling_ema_s",
+        f"{TIMERS}/{LEARNER_UPDATE_TIMER}": "learner_update_ema_s",
+        f"{TIMERS}/{SYNCH_WORKER_WEIGHTS_TIMER}": "weight_sync_ema_s",
+        f"{TIMERS}/synch_env_connectors": "env_connector_sync_ema_s",
+        # Per env step, inside the env runners (EMA over recent steps, mean over runners).
+        f"{er}/{ENV_STEP_TIMER}": "env_step_per_step_s",
+        f"{er}/{RLMODULE_INFERENCE_TIMER}": "inference_per_step_s",
+        f"{er}/{ENV_TO_MODULE_CONNECTOR}/{CONNECTOR_PIPELINE_TIMER}": "env_to_module_per_step_s",
+        f"{er}/{MODULE_TO_ENV_CONNECTOR}/{CONNECTOR_PIPELINE_TIMER}": "module_to_env_per_step_s",
+    }
+
+
+#: EMA timer column -> per-iteration column recovered from it.
+_UNSMOOTH = {
+    "sampling_ema_s": "sampling_s",
+    "learner_update_ema_s": "learner_update_s",
+    "weight_sync_ema_s": "weight_sync_s",
+    "env_connector_sync_ema_s": "env_connector_sync_s",
+}
+
+
+def read_manifest(experiment_dir: Path) -> dict[str, Any]:
+    path = Path(experiment_dir) / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path} is corrupt ({exc}); it records the sweep's space and skipped configs") from None
+
+
+def _open_analysis(experiment_dir: Path):
+    from ray.tune import ExperimentAnalysis
+
+    if not Path(experiment_dir).is_dir():
+        raise ResultsError(f"experiment directory {experiment_dir} does not exist")
+    if not list(Path(experiment_dir).glob("experiment_state-*.json")):
+        raise ResultsError(f"{experiment_dir} holds no Tune experiment (no experiment_state-*.json)")
+    try:
+        return ExperimentAnalysis(str(experiment_dir))
+    except Exception as exc:
+        raise ResultsError(
+            f"cannot read the Tune experiment in {experiment_dir}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _error_text(trial_dir: Path) -> str:
+    path = trial_dir / "error.txt"
+    if not path.exists():
+        return ""
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def _reservation(trial) -> tuple[float, float, float]:
+    """(CPUs, GPUs, CPUs of the env-runner bundles) of the trial's placement group."""
+    bundles = trial.placement_group_factory.bundles
+    cpus = sum(b.get("CPU", 0) for b in bundles)
+    gpus = sum(b.get("GPU", 0) for b in bundles)
+    runners = int(trial.config.get("num_env_runners", 0) or 0)
+    per_runner = float(trial.config.get("num_cpus_per_env_runner", 1) or 1)
+    # With 0 runners RLlib samples in the main process: its bundle's CPUs sample.
+    sampling = runners * per_runner if runners else float(bundles[0].get("CPU", 1))
+    return float(cpus), float(gpus), float(sampling)
+
+
+def load_experiment(experiment_dir: Path | str) -> Experiment:
+    experiment_dir = Path(experiment_dir).expanduser().resolve()
+    manifest = read_manifest(experiment_dir)
+    analysis = _open_analysis(experiment_dir)
+    grid_keys = list(manifest.get("space", {}).get("grid", {})) or ["num_env_runners", "num_envs_per_env_runner"]
+    columns = _column_map()
+    frames = analysis.trial_dataframes
+    problems: list[str] = []
+    iter_rows, trial_rows, telemetry = [], [], []
+
+    for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
+        config = {k: trial.config.get(k) for k in grid_keys}
+        name = "ppo[" + ",".join(f"{k}={v}" for k, v in config.items()) + "]"
+        trial_dir = Path(trial.path)
+        cpus, gpus, sampling_cpus = _reservation(trial)
+        df = frames.get(trial.trial_id)
+        if df is None or df.empty or "training_iteration" not in df:
+            problems.append(f"{name}: no readable results in {trial_dir} (missing or truncated result files)")
+            df = pd.DataFrame(columns=["training_iteration"])
+        part = pd.DataFrame({ours: df[theirs] if theirs in df else float("nan") for theirs, ours in columns.items()})
+        part = part.dropna(subset=["iteration"]).sort_values("iteration")
+        part = part.drop_duplicates("iteration", keep="last")
+        for ema, raw in _UNSMOOTH.items():
+            part[raw] = unsmooth_ema(part[ema].astype(float)).to_numpy() if len(part) else []
+        telemetry_cols = [c for c in df.columns if c.startswith("telemetry/")]
+        for c in telemetry_cols:
+            part[c.split("/", 1)[1]] = df.loc[part.index, c]
+        for k, v in reversed(config.items()):
+            part.insert(0, k, v)
+        part.insert(0, "trial_name", name)
+        part.insert(0, "trial_id", trial.trial_id)
+        iter_rows.append(part)
+
+        tel_path = trial_dir / TELEMETRY_FILE
+        if tel_path.exists():
+            try:
+                t = pd.read_parquet(tel_path)
+                t.insert(1, "trial_name", name)
+                telemetry.append(t)
+            except Exception as exc:
+                problems.append(f"{name}: telemetry file unreadable ({type(exc).__name__}); skipped")
+
+        error = _error_text(trial_dir) if trial.status == "ERROR" else ""
+        trial_rows.append(
+            {
+                "trial_id": trial.trial_id,
+                "trial_name": name,
+                **config,
+                "status": trial.status,
+                "error": error,
+                "iterations_completed": int(part["iteration"].max()) if len(part) else 0,
+                "cpus_reserved": cpus,
+                "gpus_reserved": gpus,
+                "sampling_cpus": sampling_cpus,
+                "node_ip": part["node_ip"].dropna().iloc[-1] if part["node_ip"].notna().any() else "",
+                "path": str(trial_dir),
+            }
+        )
+
+    for skipped in manifest.get("skipped", []):
+        config = {k: skipped["config"].get(k) for k in grid_keys}
+        trial_rows.append(
+            {
+                "trial_id": "",
+                "trial_name": "ppo[" + ",".join(f"{k}={v}" for k, v in config.items()) + "]",
+                **config,
+                "status": "SKIPPED",
+                "error": skipped.get("reason", ""),
+                "iterations_completed": 0,
+                "cpus_reserved": float(skipped.get("cpus", 0)),
+                "gpus_reserved": float(skipped.get("gpus", 0)),
+                "sampling_cpus": float("nan"),
+                "node_ip": "",
+                "path": "",
+            }
+        )
+
+    iterations = pd.concat(iter_rows, ignore_index=True) if iter_rows else pd.DataFrame()
+    trials = pd.DataFrame(trial_rows)
+    if not trials.empty:
+        trials["total_envs"] = _total_envs(trials)
+    if not iterations.empty:
+        iterations["total_envs"] = _total_envs(iterations)
+    metadata = {
+        "schema_version": SCHEMA_VERSION,
+        "experiment_dir": str(experiment_dir),
+        "space": manifest.get("space", {}),
+        "machine": manifest.get("machine", {}),
+        "command": manifest.get("command"),
+    }
+    return Experiment(
+        iterations=iterations,
+        trials=trials,
+        telemetry=pd.concat(telemetry, ignore_index=True) if telemetry else pd.DataFrame(),
+        metadata=metadata,
+        problems=problems,
+    )
+
+
+def _total_envs(df: pd.DataFrame) -> pd.Series:
+    runners = df.get("num_env_runners", pd.Series(1, index=df.index)).fillna(0).astype(int)
+    envs = df.get("num_envs_per_env_runner", pd.Series(1, index=df.index)).fillna(1).astype(int)
+    return runners.clip(lower=1) * envs
+
+
+def write_table(df: pd.DataFrame, path: Path, metadata: dict[str, Any]) -> Path:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[META_KEY] = json.dumps(metadata, default=str).encode()
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    return path
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:
+        raise ResultsError(f"{path} is not a readable Parquet file ({type(exc).__name__})") from None
+    raw = (table.schema.metadata or {}).get(META_KEY)
+    return table.to_pandas(), json.loads(raw) if raw else {}
+
+
+def write_tables(experiment: Experiment, out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = {"iterations": experiment.iterations, "trials": experiment.trials, "telemetry": experiment.telemetry}
+    meta = {**experiment.metadata, "problems": experiment.problems}
+    return {name: write_table(df, out_dir / f"{name}.parquet", meta) for name, df in tables.items()}

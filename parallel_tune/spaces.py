@@ -1,0 +1,247 @@
+"""Search spaces: declarative YAML files -> validated ``SearchSpace`` objects.
+
+A space is plain data (``search_spaces/<name>.yaml``): the environment, the PPO
+settings held fixed, the grid of parallelism settings, how many iterations to
+time and which config is the baseline. Keys are RLlib's own names
+(``num_env_runners``, ``num_envs_per_env_runner``, ...). This module knows
+nothing of Ray: ``parallel_tune.ppo`` turns a space into Tune's param space.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
+
+PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
+
+#: Grid keys that change how many CPUs sample (the others only change work).
+RUNNERS = "num_env_runners"
+ENVS_PER_RUNNER = "num_envs_per_env_runner"
+
+_TOP_KEYS = {
+    "description": str,
+    "env": str,
+    "iterations": int,
+    "warmup_iterations": int,
+    "baseline": dict,
+    "placement_strategy": str,
+    "checkpoint_frequency": int,
+    "ppo": dict,
+    "grid": dict,
+}
+_REQUIRED = ("env", "iterations", "ppo", "grid")
+
+
+class SpaceError(ValueError):
+    """A search space that cannot be used; the message names the bad key."""
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """One sweep's worth of configs.
+
+    ``grid`` maps an RLlib setting to the values to try; every combination is
+    one trial. ``ppo`` holds the settings every trial shares.
+    """
+
+    name: str
+    env: str
+    iterations: int
+    ppo: dict[str, Any]
+    grid: dict[str, list[Any]]
+    warmup_iterations: int = 1
+    baseline: dict[str, Any] = field(default_factory=dict)
+    placement_strategy: str = "PACK"
+    checkpoint_frequency: int = 0
+    description: str = ""
+    source: str = ""
+
+    def configs(self) -> list[dict[str, Any]]:
+        """Every grid point, in file order (the first key varies slowest)."""
+        keys = list(self.grid)
+        return [dict(zip(keys, values, strict=False)) for values in itertools.product(*self.grid.values())]
+
+    def baseline_config(self) -> dict[str, Any]:
+        """The baseline as a full grid point (unset keys take their first value)."""
+        return {k: self.baseline.get(k, v[0]) for k, v in self.grid.items()}
+
+    def settings(self) -> dict[str, Any]:
+        """What determines the measurements: compared on resume, stored with results."""
+        return {
+            "env": self.env,
+            "iterations": self.iterations,
+            "warmup_iterations": self.warmup_iterations,
+            "ppo": self.ppo,
+            "grid": self.grid,
+            "baseline": self.baseline_config(),
+            "placement_strategy": self.placement_strategy,
+            "checkpoint_frequency": self.checkpoint_frequency,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps({"name": self.name, **self.settings()}, sort_keys=True)
+
+    def with_overrides(
+        self,
+        *,
+        runners: list[int] | None = None,
+        envs_per_runner: list[int] | None = None,
+        iterations: int | None = None,
+        env: str | None = None,
+    ) -> SearchSpace:
+        """The CLI's overrides; each replaces one part of the file's grid."""
+        grid = dict(self.grid)
+        if runners is not None:
+            grid[RUNNERS] = runners
+        if envs_per_runner is not None:
+            grid[ENVS_PER_RUNNER] = envs_per_runner
+        space = replace(
+            self,
+            grid=grid,
+            iterations=self.iterations if iterations is None else iterations,
+            env=self.env if env is None else env,
+        )
+        return validate(space)
+
+
+def known_spaces(directory: Path = SPACES_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+def load(name_or_path: str, *, cpus: int | None = None, directory: Path = SPACES_DIR) -> SearchSpace:
+    """Load a space by name (``runners_only``) or by path to a YAML file.
+
+    ``cpus`` resolves grids written as ``{powers_of_two_up_to: cpus}``, whose
+    width depends on the machine the sweep runs on.
+    """
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = directory / f"{name_or_path}.yaml"
+        if not path.is_file():
+            known = ", ".join(known_spaces(directory)) or "none"
+            raise SpaceError(f"unknown search space {name_or_path!r}; known spaces: {known}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SpaceError(f"search space file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpaceError(f"cannot read search space file {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where else ""
+        raise SpaceError(f"search space file {path} is not valid YAML{line}") from None
+    return from_dict(data, name=path.stem, source=str(path), cpus=cpus)
+
+
+def from_dict(data: Any, *, name: str, source: str = "", cpus: int | None = None) -> SearchSpace:
+    where = source or name
+    if not isinstance(data, dict):
+        raise SpaceError(f"{where}: a search space is a mapping of keys, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(_TOP_KEYS))
+    if unknown:
+        raise SpaceError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(_TOP_KEYS)}")
+    for key in _REQUIRED:
+        if key not in data:
+            raise SpaceError(f"{where}: missing required key {key!r}")
+    for key, kind in _TOP_KEYS.items():
+        if key in data and not isinstance(data[key], kind):
+            raise SpaceError(f"{where}: {key!r} must be a {kind.__name__}, got {data[key]!r}")
+    grid = {k: _grid_values(where, k, v, cpus) for k, v in data["grid"].items()}
+    space = SearchSpace(
+        name=name,
+        env=data["env"],
+        iterations=data["iterations"],
+        warmup_iterations=data.get("warmup_iterations", 1),
+        ppo=dict(data["ppo"]),
+        grid=grid,
+        baseline=dict(data.get("baseline") or {}),
+        placement_strategy=data.get("placement_strategy", "PACK").upper(),
+        checkpoint_frequency=data.get("checkpoint_frequency", 0),
+        description=data.get("description", "").strip(),
+        source=source,
+    )
+    return validate(space)
+
+
+def _grid_values(where: str, key: str, values: Any, cpus: int | None) -> list[Any]:
+    if isinstance(values, dict):
+        if set(values) != {"powers_of_two_up_to"}:
+            raise SpaceError(f"{where}: grid.{key} must be a list or {{powers_of_two_up_to: cpus}}")
+        limit = values["powers_of_two_up_to"]
+        if limit == "cpus":
+            if cpus is None:
+                raise SpaceError(f"{where}: grid.{key} depends on the machine's CPUs; none given")
+            limit = cpus
+        if not isinstance(limit, int) or limit < 1:
+            raise SpaceError(f"{where}: grid.{key}.powers_of_two_up_to must be 'cpus' or a positive int")
+        return powers_of_two_up_to(limit)
+    if not isinstance(values, list) or not values:
+        raise SpaceError(f"{where}: grid.{key} must be a non-empty list, got {values!r}")
+    return values
+
+
+def powers_of_two_up_to(limit: int) -> list[int]:
+    """1, 2, 4, ... below ``limit``, then ``limit`` itself: the widest config always runs."""
+    values = [1 << i for i in range(limit.bit_length()) if (1 << i) < limit]
+    return [*values, limit]
+
+
+def validate(space: SearchSpace) -> SearchSpace:
+    where = space.source or space.name
+    if space.iterations < 1:
+        raise SpaceError(f"{where}: 'iterations' must be at least 1, got {space.iterations}")
+    if not 0 <= space.warmup_iterations < space.iterations:
+        raise SpaceError(
+            f"{where}: 'warmup_iterations' must be in [0, iterations), got "
+            f"{space.warmup_iterations} with iterations={space.iterations}"
+        )
+    if space.checkpoint_frequency < 0:
+        raise SpaceError(f"{where}: 'checkpoint_frequency' must be >= 0")
+    if space.placement_strategy not in PLACEMENT_STRATEGIES:
+        raise SpaceError(
+            f"{where}: 'placement_strategy' must be one of {', '.join(PLACEMENT_STRATEGIES)}, "
+            f"got {space.placement_strategy!r}"
+        )
+    if not space.env.strip():
+        raise SpaceError(f"{where}: 'env' must name an environment")
+    overlap = sorted(set(space.ppo) & set(space.grid))
+    if overlap:
+        raise SpaceError(f"{where}: {overlap[0]!r} is both fixed in 'ppo' and searched in 'grid'")
+    for key, values in space.grid.items():
+        if len(set(map(repr, values))) != len(values):
+            raise SpaceError(f"{where}: grid.{key} lists a value twice: {values}")
+    for key in (RUNNERS, ENVS_PER_RUNNER):
+        low = 0 if key == RUNNERS else 1
+        for value in space.grid.get(key, []):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise SpaceError(f"{where}: grid.{key} values must be integers >= {low}, got {value!r}")
+    for key in space.baseline:
+        if key not in space.grid:
+            raise SpaceError(f"{where}: baseline key {key!r} is not in the grid")
+    return space
+
+
+def parse_int_list(text: str, *, option: str, minimum: int) -> list[int]:
+    """``"1,2,4"`` -> ``[1, 2, 4]``; a malformed list raises ``SpaceError``."""
+    items = [item.strip() for item in text.split(",")]
+    if not text.strip() or any(not item for item in items):
+        raise SpaceError(f"{option}: expected comma-separated integers like '1,2,4', got {text!r}")
+    values = []
+    for item in items:
+        try:
+            value = int(item)
+        except ValueError:
+            raise SpaceError(f"{option}: {item!r} is not an integer (in {text!r})") from None
+        if value < minimum:
+            raise SpaceError(f"{option}: values must be >= {minimum}, got {value}")
+        if value in values:
+            raise SpaceError(f"{option}: {value} is listed twice")
+        values.append(value)
+    return values

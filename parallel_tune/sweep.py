@@ -1,0 +1,372 @@
+"""Run a search space as a Ray Tune experiment: one trial per parallelism config.
+
+    python -m parallel_tune.sweep --space runners_only
+    python -m parallel_tune.sweep --space grid12 --runners 1,2,4 --dry-run
+
+Trials run one at a time by default so their timings do not share cores.
+Each trial is RLlib's PPO Trainable in the placement group its config asks
+for. Configs whose placement group cannot fit the cluster are skipped (and
+recorded) instead of left PENDING forever; ``--strict`` refuses the sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from parallel_tune import spaces
+from parallel_tune.placement import why_unschedulable
+from parallel_tune.spaces import SearchSpace, SpaceError
+
+MANIFEST = "parallel_tune.json"
+DEFAULT_STORAGE = Path("~/ray_results").expanduser()  # Tune's own default
+
+
+class SweepError(Exception):
+    """Bad input or an impossible request: one line for the user, exit status 2."""
+
+
+@dataclass
+class PlannedTrial:
+    config: dict[str, Any]
+    cpus: float
+    gpus: float
+    bundles: tuple[dict[str, float], ...]
+    skip_reason: str | None = None
+
+    @property
+    def name(self) -> str:
+        from parallel_tune.ppo import trial_name
+
+        return trial_name(self.config, list(self.config))
+
+
+@dataclass
+class Plan:
+    space: SearchSpace
+    nodes: list[dict[str, float]]
+    trials: list[PlannedTrial] = field(default_factory=list)
+
+    @property
+    def runnable(self) -> list[PlannedTrial]:
+        return [t for t in self.trials if t.skip_reason is None]
+
+    @property
+    def skipped(self) -> list[PlannedTrial]:
+        return [t for t in self.trials if t.skip_reason is not None]
+
+    def describe(self) -> str:
+        total = {k: sum(n.get(k, 0.0) for n in self.nodes) for k in ("CPU", "GPU")}
+        lines = [
+            f"space {self.space.name}: {len(self.trials)} configs, {self.space.iterations} iterations each "
+            f"({self.space.warmup_iterations} warm-up), env {self.space.env}",
+            f"cluster: {len(self.nodes)} node(s), {total['CPU']:g} CPUs, {total['GPU']:g} GPUs; "
+            f"placement {self.space.placement_strategy}",
+        ]
+        width = max(len(t.name) for t in self.trials)
+        for i, t in enumerate(self.trials, 1):
+            status = "run" if t.skip_reason is None else f"SKIP: {t.skip_reason}"
+            lines.append(f"  {i:>2}. {t.name:<{width}}  {t.cpus:>4g} CPU {t.gpus:>3g} GPU  {status}")
+        return "\n".join(lines)
+
+
+def plan(space: SearchSpace, nodes: list[dict[str, float]]) -> Plan:
+    """Every config with its reservation and, where it cannot fit, why."""
+    from parallel_tune.ppo import reservation
+
+    result = Plan(space=space, nodes=nodes)
+    for point in space.configs():
+        res = reservation(space, point)
+        reason = why_unschedulable(res.bundles, res.strategy, nodes)
+        result.trials.append(PlannedTrial(point, res.cpus, res.gpus, res.bundles, reason))
+    return result
+
+
+def check_env(env_id: str) -> None:
+    import gymnasium
+
+    try:
+        gymnasium.spec(env_id)
+    except Exception as exc:
+        raise SweepError(f"unknown environment {env_id!r}: {exc}") from None
+
+
+def local_nodes(num_cpus: int | None, num_gpus: int | None) -> list[dict[str, float]]:
+    """What ``ray.init`` would start with here, without starting it."""
+    from parallel_tune.machine import gpu_models, usable_cpus
+
+    cpus = num_cpus if num_cpus is not None else usable_cpus()
+    gpus = num_gpus if num_gpus is not None else len(gpu_models())
+    return [{"CPU": float(cpus), "GPU": float(gpus)}]
+
+
+def cluster_nodes() -> list[dict[str, float]]:
+    import ray
+
+    return [
+        {k: float(v) for k, v in n["Resources"].items() if k in ("CPU", "GPU")} for n in ray.nodes() if n.get("Alive")
+    ]
+
+
+def init_ray(address: str | None, num_cpus: int | None, num_gpus: int | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+    if address:
+        try:
+            ray.init(address=address, **kwargs)
+        except Exception as exc:
+            raise SweepError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from None
+    else:
+        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **kwargs)
+
+
+@dataclass
+class SweepResult:
+    experiment_dir: Path
+    plan: Plan
+    errored: list[str]
+    finished: list[str]
+
+
+def _manifest(space: SearchSpace, planned: Plan, argv: list[str] | None) -> dict[str, Any]:
+    from parallel_tune.machine import describe
+
+    return {
+        "space": {"name": space.name, "source": space.source, "description": space.description, **space.settings()},
+        "command": argv,
+        "skipped": [
+            {"config": t.config, "cpus": t.cpus, "gpus": t.gpus, "reason": t.skip_reason} for t in planned.skipped
+        ],
+        "planned": [{"config": t.config, "cpus": t.cpus, "gpus": t.gpus} for t in planned.trials],
+        "machine": describe({k: v for k, v in _total(planned.nodes).items()}),
+    }
+
+
+def _total(nodes: list[dict[str, float]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for n in nodes:
+        for k, v in n.items():
+            out[k] = out.get(k, 0.0) + v
+    return out
+
+
+def run_sweep(
+    space: SearchSpace,
+    *,
+    storage_path: Path = DEFAULT_STORAGE,
+    name: str | None = None,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    max_concurrent: int = 1,
+    strict: bool = False,
+    telemetry: bool = True,
+    telemetry_interval_s: float = 1.0,
+    analyze: bool = True,
+    argv: list[str] | None = None,
+    stream=None,
+) -> SweepResult:
+    """Plan, check and run a sweep; returns where the experiment lives."""
+    stream = stream or sys.stdout
+    from ray import tune
+    from ray.rllib.algorithms.ppo import PPO
+
+    from parallel_tune import ppo
+    from parallel_tune.progress import ProgressCallback
+
+    name = name or f"{space.name}_{dt.datetime.now():%Y-%m-%d_%H-%M-%S}"
+    experiment_dir = Path(storage_path).expanduser().resolve() / name
+    if experiment_dir.exists():
+        raise SweepError(
+            f"experiment {experiment_dir} already exists; pick another --name (results are never overwritten)"
+        )
+
+    init_ray(address, num_cpus, num_gpus)
+    planned = plan(space, cluster_nodes())
+    print(planned.describe(), file=stream)
+    if planned.skipped and strict:
+        first = planned.skipped[0]
+        raise SweepError(
+            f"{len(planned.skipped)} config(s) cannot fit this cluster (--strict): {first.name} {first.skip_reason}"
+        )
+    if not planned.runnable:
+        raise SweepError("no config of this space fits this cluster; see the SKIP lines above")
+    for t in planned.skipped:
+        print(f"skipping {t.name}: {t.skip_reason}", file=stream)
+
+    run_space = space if not planned.skipped else _only(space, planned.runnable)
+    experiment_dir.mkdir(parents=True)
+    (experiment_dir / MANIFEST).write_text(json.dumps(_manifest(space, planned, argv), indent=2, default=str))
+
+    grid_keys = list(space.grid)
+    callbacks: list[Any] = [ProgressCallback(len(planned.runnable), space.iterations)]
+    if telemetry:
+        from parallel_tune.telemetry import TelemetryCallback
+
+        callbacks.insert(0, TelemetryCallback(interval_s=telemetry_interval_s))
+
+    def _name(trial) -> str:
+        return ppo.trial_name(trial.config, grid_keys)
+
+    tuner = tune.Tuner(
+        PPO,
+        param_space=ppo.param_space(run_space),
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=max_concurrent,
+            trial_name_creator=_name,
+            trial_dirname_creator=_name,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=str(Path(storage_path).expanduser().resolve()),
+            stop={"training_iteration": space.iterations},
+            callbacks=callbacks,
+            checkpoint_config=tune.CheckpointConfig(
+                checkpoint_frequency=space.checkpoint_frequency, checkpoint_at_end=True
+            ),
+            failure_config=tune.FailureConfig(max_failures=0),
+            verbose=0,
+        ),
+    )
+    results = tuner.fit()
+    return _finish(experiment_dir, planned, results, analyze, stream)
+
+
+def _only(space: SearchSpace, runnable: list[PlannedTrial]) -> SearchSpace:
+    """The space restricted to the configs that fit; must stay a grid."""
+    from dataclasses import replace
+
+    grid = {k: [v for v in vals if any(t.config[k] == v for t in runnable)] for k, vals in space.grid.items()}
+    restricted = replace(space, grid=grid)
+    if len(restricted.configs()) != len(runnable):
+        raise SweepError(
+            "the configs that fit this cluster do not form a grid; narrow the space "
+            "(e.g. --runners) so every remaining combination fits"
+        )
+    return restricted
+
+
+def _finish(experiment_dir: Path, planned: Plan, results, analyze: bool, stream) -> SweepResult:
+    errored, finished = [], []
+    for r in results:
+        label = Path(r.path).name
+        (errored if r.error else finished).append(label)
+    print(
+        f"sweep done: {len(finished)} finished, {len(errored)} failed, {len(planned.skipped)} skipped; "
+        f"results in {experiment_dir}",
+        file=stream,
+    )
+    for label in errored:
+        print(f"  failed: {label}", file=stream)
+    if analyze:
+        from parallel_tune.analyze import analyze_experiment
+
+        out = analyze_experiment(experiment_dir, stream=stream)
+        print(f"report: {out.report}", file=stream)
+    print(f"browse the trials: tensorboard --logdir {experiment_dir}", file=stream)
+    return SweepResult(experiment_dir, planned, errored, finished)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m parallel_tune.sweep",
+        description="Sweep RLlib PPO parallelism settings as Ray Tune trials.",
+    )
+    p.add_argument("--space", default="runners_only", help="space name in search_spaces/ or a YAML path")
+    p.add_argument("--runners", help="num_env_runners values, e.g. '1,2,4' (replaces the space's)")
+    p.add_argument("--envs-per-runner", help="num_envs_per_env_runner values, e.g. '1,2'")
+    p.add_argument("--iterations", type=int, help="training iterations per config")
+    p.add_argument("--env", help="gymnasium environment id (default: the space's)")
+    p.add_argument("--storage-path", default=str(DEFAULT_STORAGE), help="Tune storage path (default %(default)s)")
+    p.add_argument("--name", help="experiment name (default: <space>_<date>)")
+    p.add_argument("--address", help="connect to this Ray cluster instead of starting a local one")
+    p.add_argument("--num-cpus", type=int, help="logical CPUs for a local Ray (default: all usable)")
+    p.add_argument("--num-gpus", type=int, help="GPUs for a local Ray (default: all visible)")
+    p.add_argument("--max-concurrent", type=int, default=1, help="trials at once (default 1: clean timings)")
+    p.add_argument("--strict", action="store_true", help="refuse the sweep if any config cannot fit")
+    p.add_argument("--no-telemetry", action="store_true", help="do not sample CPU/GPU during trials")
+    p.add_argument("--telemetry-interval", type=float, default=1.0, help="seconds between samples")
+    p.add_argument("--no-analyze", action="store_true", help="skip the analysis at the end")
+    p.add_argument("--dry-run", action="store_true", help="print the trials and their reservations; run nothing")
+    return p
+
+
+def resolve_space(args: argparse.Namespace, cpus: int | None) -> SearchSpace:
+    space = spaces.load(args.space, cpus=cpus)
+    runners = spaces.parse_int_list(args.runners, option="--runners", minimum=0) if args.runners else None
+    envs = (
+        spaces.parse_int_list(args.envs_per_runner, option="--envs-per-runner", minimum=1)
+        if args.envs_per_runner
+        else None
+    )
+    if args.iterations is not None and args.iterations < 1:
+        raise SpaceError(f"--iterations must be >= 1, got {args.iterations}")
+    return space.with_overrides(runners=runners, envs_per_runner=envs, iterations=args.iterations, env=args.env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed one usage line
+        return int(exc.code or 0)
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    try:
+        for flag in ("num_cpus", "num_gpus"):
+            value = getattr(args, flag)
+            if value is not None and value < 0:
+                raise SweepError(f"--{flag.replace('_', '-')} must be >= 0, got {value}")
+        if args.max_concurrent < 1:
+            raise SweepError(f"--max-concurrent must be >= 1, got {args.max_concurrent}")
+        if args.telemetry_interval <= 0:
+            raise SweepError("--telemetry-interval must be > 0")
+        nodes = None
+        if args.address:
+            init_ray(args.address, None, None)
+            nodes = cluster_nodes()
+        else:
+            nodes = local_nodes(args.num_cpus, args.num_gpus)
+        cpus = int(_total(nodes).get("CPU", 1))
+        space = resolve_space(args, cpus)
+        check_env(space.env)
+        from parallel_tune.ppo import check_keys
+
+        check_keys(space)
+        if args.dry_run:
+            print(plan(space, nodes).describe())
+            return 0
+        result = run_sweep(
+            space,
+            storage_path=Path(args.storage_path),
+            name=args.name,
+            address=args.address,
+            num_cpus=args.num_cpus,
+            num_gpus=args.num_gpus,
+            max_concurrent=args.max_concurrent,
+            strict=args.strict,
+            telemetry=not args.no_telemetry,
+            telemetry_interval_s=args.telemetry_interval,
+            analyze=not args.no_analyze,
+            argv=["python", "-m", "parallel_tune.sweep", *argv],
+        )
+    except (SpaceError, SweepError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 1 if result.errored else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

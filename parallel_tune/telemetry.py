@@ -1,0 +1,245 @@
+"""What the hardware did while each trial ran.
+
+``Sampler`` polls psutil (and NVML where there is a driver) in a background
+thread; ``TelemetryCallback`` is the thin Tune callback that starts one per
+trial, tags samples with the trial's current iteration, adds per-iteration
+summaries to the trial's results (so they show in TensorBoard next to RLlib's
+metrics) and writes ``telemetry.parquet`` into the trial's directory.
+
+Tune callbacks run in the driver: on a multi-node cluster this samples the
+head node only. Trials run one at a time by default, so the CPU time of the
+node's Ray worker processes is the running trial's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+
+logger = logging.getLogger(__name__)
+
+FILENAME = "telemetry.parquet"
+RESULT_KEY = "telemetry"
+
+
+class _Gpus:
+    """NVML handles; ``available`` is False (and said once) without a driver."""
+
+    def __init__(self, nvml=None):
+        self.nvml = nvml
+        self.handles: list[Any] = []
+        self.available = False
+        self.reason = ""
+        try:
+            if self.nvml is None:
+                import pynvml
+
+                self.nvml = pynvml
+            self.nvml.nvmlInit()
+            count = self.nvml.nvmlDeviceGetCount()
+            self.handles = [self.nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+            self.available = True
+        except Exception as exc:  # no driver, no library, no GPU: never fail a trial
+            self.reason = f"{type(exc).__name__}: {exc}"
+
+    def read(self) -> dict[str, float]:
+        row: dict[str, float] = {}
+        for i, h in enumerate(self.handles):
+            util = self.nvml.nvmlDeviceGetUtilizationRates(h)
+            mem = self.nvml.nvmlDeviceGetMemoryInfo(h)
+            row[f"gpu{i}_util_pct"] = float(util.gpu)
+            row[f"gpu{i}_mem_used_mb"] = mem.used / 2**20
+            try:
+                row[f"gpu{i}_power_w"] = self.nvml.nvmlDeviceGetPowerUsage(h) / 1000.0
+            except Exception:  # some boards do not report power
+                row[f"gpu{i}_power_w"] = float("nan")
+        return row
+
+    def close(self) -> None:
+        if self.available:
+            with contextlib.suppress(Exception):
+                self.nvml.nvmlShutdown()
+
+
+def ray_workers_cpu_s() -> float:
+    """CPU seconds used so far by this node's busy Ray worker processes (``ray::...``)."""
+    total = 0.0
+    for proc in psutil.process_iter(["cmdline", "cpu_times"]):
+        cmd = proc.info.get("cmdline") or []
+        times = proc.info.get("cpu_times")
+        if cmd and cmd[0].startswith("ray::") and not cmd[0].startswith("ray::IDLE") and times:
+            total += times.user + times.system
+    return total
+
+
+class Sampler:
+    """Samples the machine every ``interval_s`` seconds in a daemon thread."""
+
+    def __init__(self, interval_s: float = 1.0, nvml=None, clock=time.time):
+        self.interval_s = interval_s
+        self.clock = clock
+        self.iteration = 0
+        self.rows: list[dict[str, Any]] = []
+        self.errors = 0
+        self.gpus = _Gpus(nvml)
+        if not self.gpus.available:
+            logger.info("telemetry: GPUs unavailable (%s); recording CPU only", self.gpus.reason)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        psutil.cpu_percent(percpu=True)  # prime: the first call has no interval
+
+    def sample(self) -> dict[str, Any]:
+        per_core = psutil.cpu_percent(percpu=True)
+        mem = psutil.virtual_memory()
+        row: dict[str, Any] = {
+            "timestamp_s": self.clock(),
+            "iteration": self.iteration,  # the training iteration running when sampled
+            "cpu_util_pct": sum(per_core) / max(len(per_core), 1),
+            "busy_cores": sum(1 for p in per_core if p >= 50.0),
+            "load_avg_1m": psutil.getloadavg()[0],
+            "mem_used_mb": (mem.total - mem.available) / 2**20,
+            "ray_workers_cpu_s": ray_workers_cpu_s(),
+        }
+        row.update({f"cpu{i}_util_pct": p for i, p in enumerate(per_core)})
+        row["gpu_available"] = self.gpus.available
+        if self.gpus.available:
+            row.update(self.gpus.read())
+        return row
+
+    def record(self) -> None:
+        """Take one sample now; a failure is logged once and never raised."""
+        try:
+            row = self.sample()
+        except Exception:
+            self.errors += 1
+            if self.errors == 1:
+                logger.warning("telemetry: sampling failed; the trial goes on", exc_info=True)
+            return
+        with self._lock:
+            self.rows.append(row)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.record()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="parallel_tune-telemetry", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread, with one last sample so even a short trial has a record."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=max(5.0, 2 * self.interval_s))
+        self.record()
+        self.gpus.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def frame(self) -> pd.DataFrame:
+        with self._lock:
+            return pd.DataFrame(self.rows)
+
+    def summary(self, since: int = 0) -> dict[str, float]:
+        """Mean/peak over rows[since:]: what goes into the trial's results."""
+        with self._lock:
+            rows = self.rows[since:]
+        if not rows:
+            return {}
+        df = pd.DataFrame(rows)
+        out = {
+            "cpu_util_pct_mean": float(df["cpu_util_pct"].mean()),
+            "cpu_util_pct_peak": float(df["cpu_util_pct"].max()),
+            "busy_cores_mean": float(df["busy_cores"].mean()),
+            "mem_used_mb_peak": float(df["mem_used_mb"].max()),
+            "samples": float(len(df)),
+        }
+        util = [c for c in df.columns if c.startswith("gpu") and c.endswith("_util_pct")]
+        mem = [c for c in df.columns if c.startswith("gpu") and c.endswith("_mem_used_mb")]
+        if util:
+            out["gpu_util_pct_mean"] = float(df[util].mean(axis=1).mean())
+            out["gpu_mem_used_mb_peak"] = float(df[mem].max(axis=1).max())
+        return out
+
+
+def _trial_dir(trial) -> Path:
+    """The trial's directory under the storage path (``local_path`` is a staging copy)."""
+    return Path(trial.path)
+
+
+try:
+    from ray.tune import Callback as _TuneCallback
+except ImportError:  # the sampler stays usable without Ray
+    _TuneCallback = object
+
+
+class TelemetryCallback(_TuneCallback):
+    """One ``Sampler`` per running trial; thin by design (Tune calls it in the driver)."""
+
+    def __init__(self, interval_s: float = 1.0, nvml=None):
+        self.interval_s = interval_s
+        self.nvml = nvml
+        self._samplers: dict[str, Sampler] = {}
+        self._seen: dict[str, int] = {}
+
+    def __getstate__(self):  # Tune pickles callbacks into its experiment state; threads do not pickle
+        return {"interval_s": self.interval_s, "nvml": None, "_samplers": {}, "_seen": {}}
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self._finish(trial)  # a restarted trial starts a fresh record
+        sampler = Sampler(self.interval_s, nvml=self.nvml)
+        sampler.iteration = int((trial.last_result or {}).get("training_iteration", 0)) + 1
+        self._samplers[trial.trial_id] = sampler
+        self._seen[trial.trial_id] = 0
+        sampler.start()
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        sampler = self._samplers.get(trial.trial_id)
+        if sampler is None:
+            return
+        if len(sampler.rows) == self._seen[trial.trial_id]:
+            sampler.record()  # an iteration shorter than the interval still gets a sample
+        sampler.iteration = int(result.get("training_iteration", sampler.iteration)) + 1
+        n = len(sampler.rows)
+        summary = sampler.summary(since=self._seen[trial.trial_id])
+        self._seen[trial.trial_id] = n
+        if summary:
+            result[RESULT_KEY] = summary
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._finish(trial)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._finish(trial)
+
+    def on_experiment_end(self, trials, **info):
+        for trial in trials:
+            self._finish(trial)
+
+    def _finish(self, trial) -> None:
+        sampler = self._samplers.pop(trial.trial_id, None)
+        self._seen.pop(trial.trial_id, None)
+        if sampler is None:
+            return
+        sampler.stop()
+        frame = sampler.frame()
+        if frame.empty:
+            return
+        frame.insert(0, "trial_id", trial.trial_id)
+        path = _trial_dir(trial) / FILENAME
+        if path.exists():  # a resumed trial: keep what the earlier run sampled
+            frame = pd.concat([pd.read_parquet(path), frame], ignore_index=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False)

@@ -1,0 +1,230 @@
+"""Metric functions on tables whose answers can be checked on paper."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from parallel_tune import metrics
+
+KEYS = ["num_env_runners", "num_envs_per_env_runner"]
+
+
+def iterations_table(times: dict[tuple[int, int], float], *, n_iters=4, warmup_time=99.0, steps=16384) -> pd.DataFrame:
+    """Constant time per measured iteration; iteration 1 is a slow warm-up."""
+    rows = []
+    for (r, e), t in times.items():
+        for i in range(1, n_iters + 1):
+            rows.append(
+                {
+                    "trial_name": f"ppo[num_env_runners={r},num_envs_per_env_runner={e}]",
+                    "num_env_runners": r,
+                    "num_envs_per_env_runner": e,
+                    "iteration": i,
+                    "time_this_iter_s": warmup_time if i == 1 else t,
+                    "env_steps_sampled": steps,
+                    "sampling_s": 0.8 * t,
+                    "learner_update_s": 0.15 * t,
+                    "weight_sync_s": 0.01 * t,
+                    "total_envs": r * e,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def trials_table(configs) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "trial_name": f"ppo[num_env_runners={r},num_envs_per_env_runner={e}]",
+                "num_env_runners": r,
+                "num_envs_per_env_runner": e,
+                "sampling_cpus": float(r),
+                "cpus_reserved": 1.0 + r,
+                "gpus_reserved": 0.0,
+                "status": "TERMINATED",
+                "total_envs": r * e,
+            }
+            for r, e in configs
+        ]
+    )
+
+
+# The original study's published table (i7-12700): efficiency per env for each config.
+ORIGINAL = {(1, 1): 100.0, (2, 1): 86.2, (4, 1): 67.0, (8, 1): 51.5, (8, 2): 36.0, (1, 2): 78.4}
+
+
+def scaled_original(base_time=24.0):
+    times = {cfg: base_time / (eff / 100 * cfg[0] * cfg[1]) for cfg, eff in ORIGINAL.items()}
+    summary = metrics.summarize(iterations_table(times), group_keys=KEYS, warmup_iterations=1)
+    return metrics.scaling(
+        summary, trials_table(times), {"num_env_runners": 1, "num_envs_per_env_runner": 1}, group_keys=KEYS
+    )
+
+
+def test_reproduces_the_original_study_efficiencies():
+    scaled = scaled_original().set_index(KEYS)
+    for cfg, eff in ORIGINAL.items():
+        assert scaled.loc[cfg, "efficiency_per_env_pct"] == pytest.approx(eff, abs=1e-9)
+    assert scaled.loc[(2, 1), "speedup"] == pytest.approx(1.724)
+    assert scaled.loc[(8, 2), "speedup"] == pytest.approx(5.76)
+    assert scaled.loc[(2, 1), "rating"] == "Excellent"
+    assert scaled.loc[(4, 1), "rating"] == "Good"
+    assert scaled.loc[(8, 1), "rating"] == "Acceptable"
+    assert scaled.loc[(8, 2), "rating"] == "Poor"
+
+
+def test_efficiency_per_cpu_counts_cores_not_envs():
+    scaled = scaled_original().set_index(KEYS)
+    # 1r x 2e runs on one sampling CPU: 1.568x speedup on 1 CPU is 156.8 % per CPU, 78.4 % per env.
+    assert scaled.loc[(1, 2), "efficiency_per_cpu_pct"] == pytest.approx(156.8)
+    # 8r x 2e: 5.76x on 8 CPUs.
+    assert scaled.loc[(8, 2), "efficiency_per_cpu_pct"] == pytest.approx(72.0)
+
+
+def test_warmup_is_excluded_and_intervals_bracket_the_median():
+    summary = metrics.summarize(iterations_table({(1, 1): 2.0}), group_keys=KEYS, warmup_iterations=1)
+    row = summary.iloc[0]
+    assert row["n_measured"] == 3
+    assert row["time_per_iter_s"] == 2.0  # the 99 s warm-up iteration does not count
+    assert row["env_steps_per_s"] == pytest.approx(16384 / 2.0)
+    assert row["time_per_iter_s_ci_low"] <= 2.0 <= row["time_per_iter_s_ci_high"]
+    assert not row["unreliable"]
+    assert row["sampling_share_pct"] == pytest.approx(80.0)
+    assert row["other_s"] == pytest.approx(2.0 * 0.04)
+
+
+def test_wide_spread_is_flagged():
+    df = iterations_table({(1, 1): 1.0}, n_iters=6)
+    df.loc[df["iteration"] == 3, "time_this_iter_s"] = 3.0
+    df.loc[df["iteration"] == 5, "time_this_iter_s"] = 0.4
+    row = metrics.summarize(df, group_keys=KEYS, warmup_iterations=1).iloc[0]
+    assert row["unreliable"]
+
+
+def test_one_measured_iteration_is_unreliable():
+    row = metrics.summarize(iterations_table({(1, 1): 1.0}, n_iters=2), group_keys=KEYS).iloc[0]
+    assert row["n_measured"] == 1 and row["unreliable"]
+
+
+@pytest.mark.parametrize("serial", [0.0, 0.05, 0.2])
+def test_amdahl_fit_recovers_the_serial_fraction(serial):
+    p = pd.Series([1, 2, 4, 8, 16], dtype=float)
+    speedup = 1 / (serial + (1 - serial) / p)
+    fit = metrics.amdahl_fit(p, speedup)
+    assert fit["serial_fraction"] == pytest.approx(serial, abs=1e-12)
+    assert fit["rmse"] == pytest.approx(0.0, abs=1e-9)
+    assert fit["max_speedup"] == (pytest.approx(1 / serial) if serial else float("inf"))
+
+
+def test_karp_flatt_of_an_amdahl_curve_is_its_serial_fraction():
+    p = pd.Series([1.0, 2, 4, 8])
+    e = metrics.karp_flatt(1 / (0.1 + 0.9 / p), p)
+    assert np.isnan(e.iloc[0])
+    assert e.iloc[1:].to_numpy() == pytest.approx([0.1, 0.1, 0.1])
+
+
+def test_runner_slice_and_fit_through_summaries():
+    serial = 0.08
+    times = {(r, 1): 10.0 * (serial + (1 - serial) / r) for r in (1, 2, 4, 8)}
+    times[(1, 4)] = 3.0  # not in the runner-only slice
+    summary = metrics.summarize(iterations_table(times), group_keys=KEYS)
+    scaled = metrics.scaling(
+        summary, trials_table(times), {"num_env_runners": 1, "num_envs_per_env_runner": 1}, group_keys=KEYS
+    )
+    sl = metrics.runner_scaling(scaled)
+    assert list(sl["num_env_runners"]) == [1, 2, 4, 8]
+    assert metrics.amdahl_fit(sl["width"], sl["slice_speedup"])["serial_fraction"] == pytest.approx(serial)
+
+
+def test_missing_baseline_falls_back_to_the_smallest_config():
+    times = {(2, 1): 5.0, (4, 1): 3.0}
+    summary = metrics.summarize(iterations_table(times), group_keys=KEYS)
+    scaled = metrics.scaling(
+        summary, trials_table(times), {"num_env_runners": 1, "num_envs_per_env_runner": 1}, group_keys=KEYS
+    )
+    assert scaled["baseline_name"].iloc[0] == "num_env_runners=2,num_envs_per_env_runner=1"
+    assert scaled.set_index(KEYS).loc[(4, 1), "efficiency_per_env_pct"] == pytest.approx(100 * (5 / 3) / 2)
+
+
+@pytest.mark.parametrize(
+    "eff, band",
+    [
+        (86.2, "Excellent"),
+        (70.0, "Good"),
+        (60.0, "Good"),
+        (59.9, "Acceptable"),
+        (50.0, "Acceptable"),
+        (49.9, "Poor"),
+        (float("nan"), "n/a"),
+    ],
+)
+def test_rating_bands(eff, band):
+    assert metrics.rating(eff) == band
+
+
+def test_recommend_fastest_and_widest_good():
+    rec = metrics.recommend(scaled_original())
+    assert (rec["fastest"]["num_env_runners"], rec["fastest"]["num_envs_per_env_runner"]) == (8, 2)
+    assert (rec["largest_good"]["num_env_runners"], rec["largest_good"]["num_envs_per_env_runner"]) == (4, 1)
+
+
+def test_unsmooth_ema_inverts_rllib_timers():
+    raw = np.array([5.0, 1.0, 1.2, 0.9, 1.1])
+    ema = [raw[0]]
+    for x in raw[1:]:
+        ema.append(0.99 * ema[-1] + 0.01 * x)
+    assert metrics.unsmooth_ema(pd.Series(ema)).to_numpy() == pytest.approx(raw, rel=1e-9)
+    # The reported EMA is still dominated by the warm-up value:
+    assert ema[-1] > 4.8
+
+
+def test_bootstrap_ci_needs_two_values():
+    assert all(np.isnan(metrics.bootstrap_ci(np.array([1.0]))))
+    lo, hi = metrics.bootstrap_ci(np.array([1.0, 2.0, 3.0, 4.0]))
+    assert 1.0 <= lo <= hi <= 4.0
+
+
+def telemetry_rows(name, busy, load, gpu=None):
+    rows = []
+    for i in range(3):
+        row = {
+            "trial_name": name,
+            "timestamp_s": float(i),
+            "iteration": i + 1,
+            "cpu_util_pct": 50.0 + i,
+            "busy_cores": busy,
+            "load_avg_1m": load,
+            "mem_used_mb": 1000.0 + i,
+            "ray_workers_cpu_s": 10.0 + 2 * i,
+        }
+        if gpu is not None:
+            row.update({"gpu0_util_pct": gpu, "gpu0_mem_used_mb": 500.0 + i})
+        rows.append(row)
+    return rows
+
+
+def test_telemetry_summary_and_misconfigurations():
+    tel = pd.DataFrame(
+        telemetry_rows("a", busy=2, load=1.0, gpu=1.0)
+        + telemetry_rows("b", busy=9, load=20.0)
+        + telemetry_rows("c", busy=2, load=1.0, gpu=40.0)
+    )
+    usage = metrics.telemetry_summary(tel).set_index("trial_name")
+    assert usage.loc["a", "cpu_util_pct_mean"] == pytest.approx(51.0)
+    assert usage.loc["a", "ray_workers_cpu_s"] == pytest.approx(4.0)
+    assert usage.loc["a", "gpu_mem_used_mb_peak"] == pytest.approx(502.0)
+    assert np.isnan(usage.loc["b", "gpu_util_pct_mean"])
+    trials = pd.DataFrame(
+        [
+            {"trial_name": "a", "cpus_reserved": 2.0, "gpus_reserved": 1.0, "status": "TERMINATED"},
+            {"trial_name": "b", "cpus_reserved": 3.0, "gpus_reserved": 0.0, "status": "TERMINATED"},
+            {"trial_name": "c", "cpus_reserved": 2.0, "gpus_reserved": 1.0, "status": "TERMINATED"},
+            {"trial_name": "d", "cpus_reserved": 17.0, "gpus_reserved": 0.0, "status": "SKIPPED"},
+        ]
+    )
+    warnings = metrics.misconfigurations(trials, usage.reset_index(), logical_cores=16)
+    assert any(w.startswith("a reserved 1 GPU(s) that stayed idle") for w in warnings)
+    assert any(w.startswith("b: CPU oversubscription, 9.0 cores busy") for w in warnings)
+    assert any(w.startswith("b: load average peaked at 20.0") for w in warnings)
+    assert any(w.startswith("d wanted 17 CPUs") for w in warnings)
+    assert not any(w.startswith("c") for w in warnings)

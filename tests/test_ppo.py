@@ -1,0 +1,50 @@
+"""The PPO adapter against RLlib's own config and resource logic (imports RLlib, starts no Ray)."""
+
+import pytest
+
+from parallel_tune import ppo, spaces
+from parallel_tune.spaces import SpaceError
+
+
+@pytest.mark.parametrize("runners", [0, 1, 2, 16])
+def test_trial_reserves_one_cpu_for_main_plus_one_per_runner(runners):
+    space = spaces.load("runners_only")
+    res = ppo.reservation(space, {"num_env_runners": runners, "num_envs_per_env_runner": 1})
+    assert res.cpus == 1 + runners and res.gpus == 0 and res.strategy == "PACK"
+
+
+def test_envs_per_runner_add_no_cpus():
+    space = spaces.load("envs_only")
+    assert {ppo.reservation(space, c).cpus for c in space.configs()} == {2.0}
+
+
+def test_gpu_learner_reserves_a_gpu_bundle():
+    space = spaces.load("gpu_learner")
+    res = ppo.reservation(space, {"num_env_runners": 4})
+    assert res.gpus == 1 and res.cpus == 1 + 4 + 1
+    assert {"CPU": 1.0, "GPU": 1.0} in res.bundles
+
+
+def test_config_carries_the_space_settings():
+    space = spaces.load("smoke")
+    config = ppo.build_config(space, {"num_env_runners": 1, "num_envs_per_env_runner": 2})
+    assert (config.env, config.num_envs_per_env_runner, config.train_batch_size) == ("HalfCheetah-v5", 2, 256)
+    assert config.lambda_ == 0.95 and config.model_config["fcnet_hiddens"] == [32, 32]
+
+
+def test_old_rllib_names_are_refused_with_a_hint():
+    space = spaces.from_dict(
+        {"env": "HalfCheetah-v5", "iterations": 2, "ppo": {"num_workers": 2}, "grid": {"num_env_runners": [1]}},
+        name="old",
+    )
+    with pytest.raises(SpaceError, match="ppo.num_workers is not a PPOConfig setting"):
+        ppo.check_keys(space)
+
+
+def test_param_space_is_a_tune_grid_and_names_are_deterministic():
+    space = spaces.load("grid12")
+    ps = ppo.param_space(space)
+    assert ps["num_env_runners"] == {"grid_search": [1, 2, 4, 8]}
+    assert ps["train_batch_size"] == 16384 and ps["env"] == "HalfCheetah-v5"
+    name = ppo.trial_name({"num_env_runners": 4, "num_envs_per_env_runner": 2, "lr": 1}, list(space.grid))
+    assert name == "ppo[num_env_runners=4,num_envs_per_env_runner=2]"

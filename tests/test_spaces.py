@@ -1,0 +1,111 @@
+from pathlib import Path
+
+import pytest
+
+from parallel_tune import spaces
+from parallel_tune.spaces import SpaceError
+
+
+@pytest.mark.parametrize("name", spaces.known_spaces())
+def test_every_shipped_space_loads(name):
+    space = spaces.load(name, cpus=16)
+    assert space.configs(), name
+    assert space.baseline_config() in space.configs() or name == "gpu_learner"
+
+
+def test_shipped_spaces_are_the_promised_ones():
+    assert {"runners_only", "grid12", "envs_only", "gpu_learner", "smoke"} <= set(spaces.known_spaces())
+    assert spaces.load("runners_only").grid["num_env_runners"] == [1, 2, 3, 4, 6, 8, 12, 16]
+    assert len(spaces.load("grid12").configs()) == 12
+    assert spaces.load("envs_only").grid["num_envs_per_env_runner"] == [1, 2, 4, 8, 16]
+
+
+def test_original_ppo_settings_are_the_default():
+    ppo = spaces.load("runners_only").ppo
+    assert (ppo["lambda"], ppo["lr"], ppo["num_epochs"]) == (0.95, 0.0003, 3)
+    assert (ppo["train_batch_size"], ppo["minibatch_size"]) == (16384, 4096)
+
+
+def test_unknown_space_lists_known_ones():
+    with pytest.raises(SpaceError, match="known spaces: .*runners_only"):
+        spaces.load("nope")
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return path
+
+
+GOOD = "env: HalfCheetah-v5\niterations: 3\nppo: {lr: 0.001}\ngrid: {num_env_runners: [1, 2]}\n"
+
+
+def test_a_space_file_by_path(tmp_path):
+    space = spaces.load(str(_write(tmp_path, GOOD)))
+    assert [c["num_env_runners"] for c in space.configs()] == [1, 2]
+    assert space.warmup_iterations == 1 and space.placement_strategy == "PACK"
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (GOOD + "bogus: 1\n", "unknown key 'bogus'"),
+        ("env: X\niterations: 3\nppo: {}\n", "missing required key 'grid'"),
+        (GOOD.replace("iterations: 3", "iterations: three"), "'iterations' must be a int"),
+        (GOOD + "warmup_iterations: 3\n", "warmup_iterations"),
+        (GOOD + "placement_strategy: SIDEWAYS\n", "placement_strategy"),
+        (GOOD.replace("[1, 2]", "[]"), "grid.num_env_runners must be a non-empty list"),
+        (GOOD.replace("[1, 2]", "[1, 1]"), "lists a value twice"),
+        (GOOD.replace("[1, 2]", "[-1]"), "integers >= 0"),
+        (GOOD.replace("num_env_runners: [1, 2]", "num_envs_per_env_runner: [0]"), "integers >= 1"),
+        (GOOD.replace("{lr: 0.001}", "{num_env_runners: 2}"), "both fixed in 'ppo' and searched"),
+        (GOOD + "baseline: {num_learners: 1}\n", "baseline key 'num_learners' is not in the grid"),
+        ("env: [unclosed\n", "not valid YAML"),
+        ("- a list\n", "a mapping of keys"),
+    ],
+)
+def test_bad_space_files_name_the_bad_key(tmp_path, text, match):
+    with pytest.raises(SpaceError, match=match):
+        spaces.load(str(_write(tmp_path, text)))
+
+
+def test_missing_space_file(tmp_path):
+    with pytest.raises(SpaceError, match="does not exist"):
+        spaces.load(str(tmp_path / "absent.yaml"))
+
+
+@pytest.mark.parametrize(
+    "text, minimum, expected",
+    [("1,2,4", 0, [1, 2, 4]), (" 0, 3 ", 0, [0, 3]), ("16", 1, [16])],
+)
+def test_parse_int_list(text, minimum, expected):
+    assert spaces.parse_int_list(text, option="--runners", minimum=minimum) == expected
+
+
+@pytest.mark.parametrize("text", ["", "1,,2", "1,x", "1.5", "-1", "2,2", "1;2"])
+def test_parse_int_list_rejects_malformed(text):
+    with pytest.raises(SpaceError, match="--runners"):
+        spaces.parse_int_list(text, option="--runners", minimum=0)
+
+
+def test_overrides_replace_one_axis_each():
+    space = spaces.load("grid12").with_overrides(runners=[1, 2], iterations=4, env="Hopper-v5")
+    assert space.grid["num_env_runners"] == [1, 2]
+    assert space.grid["num_envs_per_env_runner"] == [1, 2, 4]
+    assert (space.iterations, space.env) == (4, "Hopper-v5")
+
+
+def test_override_that_breaks_warmup_is_refused():
+    with pytest.raises(SpaceError, match="warmup_iterations"):
+        spaces.load("runners_only").with_overrides(iterations=1)
+
+
+@pytest.mark.parametrize("limit, expected", [(1, [1]), (2, [1, 2]), (8, [1, 2, 4, 8]), (15, [1, 2, 4, 8, 15])])
+def test_powers_of_two_up_to_include_the_limit(limit, expected):
+    assert spaces.powers_of_two_up_to(limit) == expected
+
+
+def test_settings_differ_when_the_grid_differs():
+    a = spaces.load("runners_only")
+    assert a.settings() != a.with_overrides(runners=[1, 2]).settings()
+    assert a.settings() == spaces.load("runners_only").settings()

@@ -1,0 +1,144 @@
+"""The sampler and the Tune callback, driven directly with a small fake trial.
+
+The only fake is NVML's GPU handle: CI has no GPU.
+"""
+
+import threading
+import time
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from parallel_tune import telemetry
+
+
+class FakeNvml:
+    """pynvml's surface, one GPU at 37 % busy, 1.5 GiB used, 123 W."""
+
+    def __init__(self, fail_util=False):
+        self.fail_util = fail_util
+        self.shutdown = False
+
+    def nvmlInit(self):
+        pass
+
+    def nvmlShutdown(self):
+        self.shutdown = True
+
+    def nvmlDeviceGetCount(self):
+        return 1
+
+    def nvmlDeviceGetHandleByIndex(self, i):
+        return f"handle{i}"
+
+    def nvmlDeviceGetUtilizationRates(self, h):
+        if self.fail_util:
+            raise RuntimeError("GPU fell off the bus")
+        return SimpleNamespace(gpu=37, memory=10)
+
+    def nvmlDeviceGetMemoryInfo(self, h):
+        return SimpleNamespace(used=1536 * 2**20, total=80 * 2**30)
+
+    def nvmlDeviceGetPowerUsage(self, h):
+        return 123_000
+
+
+class NoDriver:
+    def nvmlInit(self):
+        raise OSError("NVML Shared Library Not Found")
+
+
+def fake_trial(path, trial_id="t1", last_result=None):
+    return SimpleNamespace(trial_id=trial_id, path=str(path), last_result=last_result or {})
+
+
+def test_gpu_values_from_the_nvml_handle():
+    sampler = telemetry.Sampler(nvml=FakeNvml())
+    row = sampler.sample()
+    assert row["gpu_available"] is True
+    assert row["gpu0_util_pct"] == 37.0
+    assert row["gpu0_mem_used_mb"] == 1536.0
+    assert row["gpu0_power_w"] == 123.0
+
+
+def test_cpu_values_are_plausible_and_no_gpu_is_said_once(caplog):
+    sampler = telemetry.Sampler(nvml=NoDriver())
+    time.sleep(0.2)
+    row = sampler.sample()
+    assert row["gpu_available"] is False and not any(k.startswith("gpu0") for k in row)
+    assert 0.0 <= row["cpu_util_pct"] <= 100.0
+    cores = [k for k in row if k.startswith("cpu") and k[3].isdigit()]
+    assert len(cores) >= 1 and all(0.0 <= row[k] <= 100.0 for k in cores)
+    assert row["mem_used_mb"] > 0 and row["load_avg_1m"] >= 0
+
+
+def test_sampler_thread_stops_and_leaves_nothing_running():
+    nvml = FakeNvml()
+    sampler = telemetry.Sampler(interval_s=0.02, nvml=nvml)
+    sampler.start()
+    time.sleep(0.15)
+    sampler.stop()
+    assert not sampler.running
+    assert not [t for t in threading.enumerate() if t.name == "parallel_tune-telemetry"]
+    assert len(sampler.rows) >= 3 and nvml.shutdown
+
+
+def test_a_sampling_error_is_logged_and_sampling_goes_on(caplog):
+    sampler = telemetry.Sampler(interval_s=0.01, nvml=FakeNvml(fail_util=True))
+    sampler.start()
+    time.sleep(0.1)
+    sampler.stop()
+    assert sampler.errors >= 2 and not sampler.running
+    assert "sampling failed" in caplog.text
+
+
+def test_callback_writes_parquet_and_adds_summaries(tmp_path):
+    cb = telemetry.TelemetryCallback(interval_s=0.02, nvml=FakeNvml())
+    trial = fake_trial(tmp_path)
+    cb.on_trial_start(iteration=0, trials=[trial], trial=trial)
+    time.sleep(0.1)
+    result = {"training_iteration": 1}
+    cb.on_trial_result(iteration=1, trials=[trial], trial=trial, result=result)
+    assert result["telemetry"]["gpu_util_pct_mean"] == 37.0
+    assert result["telemetry"]["gpu_mem_used_mb_peak"] == 1536.0
+    assert 0 <= result["telemetry"]["cpu_util_pct_mean"] <= 100
+    cb.on_trial_complete(iteration=2, trials=[trial], trial=trial)
+    df = pd.read_parquet(tmp_path / "telemetry.parquet")
+    assert (df["trial_id"] == "t1").all()
+    assert set(df["iteration"]) <= {1, 2} and 1 in set(df["iteration"])
+    assert not [t for t in threading.enumerate() if t.name == "parallel_tune-telemetry"]
+
+
+def test_callback_stops_on_error_and_a_restart_appends(tmp_path):
+    cb = telemetry.TelemetryCallback(interval_s=0.02, nvml=NoDriver())
+    trial = fake_trial(tmp_path)
+    cb.on_trial_start(iteration=0, trials=[trial], trial=trial)
+    cb.on_trial_error(iteration=1, trials=[trial], trial=trial)
+    first = len(pd.read_parquet(tmp_path / "telemetry.parquet"))
+    assert first >= 1
+    resumed = fake_trial(tmp_path, last_result={"training_iteration": 2})
+    cb.on_trial_start(iteration=0, trials=[resumed], trial=resumed)
+    cb.on_experiment_end(trials=[resumed])
+    df = pd.read_parquet(tmp_path / "telemetry.parquet")
+    assert len(df) > first and df["iteration"].iloc[-1] == 3
+
+
+def test_callback_pickles_without_its_threads():
+    import pickle
+
+    cb = telemetry.TelemetryCallback(interval_s=0.5)
+    cb._samplers["x"] = telemetry.Sampler(nvml=NoDriver())
+    restored = pickle.loads(pickle.dumps(cb))
+    assert restored.interval_s == 0.5 and restored._samplers == {}
+
+
+@pytest.mark.parametrize("nvml", [NoDriver(), FakeNvml()])
+def test_machine_gpu_models(nvml):
+    from parallel_tune.machine import gpu_models
+
+    class Named(FakeNvml):
+        def nvmlDeviceGetName(self, h):
+            return b"NVIDIA H100"
+
+    assert gpu_models(NoDriver()) == [] and gpu_models(Named()) == ["NVIDIA H100"]
