@@ -175,7 +175,7 @@ def render_markdown(
             "",
             "Iteration timers are recovered from RLlib's `timers/*`, which are EMAs with coefficient 0.01 "
             "(their raw value after 10 iterations is still ~90 % the warm-up iteration's). Per-step columns "
-            "are per env step inside one env runner (`env_step_timer`, `rlmodule_inference_timer`, and the "
+            "are per step of one env runner over all its envs (`env_step_timer`, `rlmodule_inference_timer`, and the "
             "env-to-module + module-to-env connector pipelines).",
             "",
         ]
@@ -276,12 +276,16 @@ def dashboard(
     sns.set_theme(style="whitegrid", context="notebook")
     df = scaled.sort_values(["sampling_cpus", "total_envs"]).copy()
     df["config"] = df.apply(config_label, axis=1)
-    df["envs per runner"] = df.get("num_envs_per_env_runner", pd.Series(1, index=df.index)).astype(str)
+    df["envs per runner"] = df.get("num_envs_per_env_runner", pd.Series(1, index=df.index)).astype(int)
+    # When only envs per runner vary, every config has the same CPUs: plot against envs instead.
+    x, x_label = ("sampling_cpus", "sampling CPUs (env runners)")
+    if df["sampling_cpus"].nunique() == 1:
+        x, x_label = ("total_envs", "total envs (same sampling CPUs)")
     fig, axes = plt.subplots(2, 3, figsize=(18, 10.5))
 
     ax = axes[0, 0]
-    top = max(float(df["sampling_cpus"].max()), 1.0)
-    base_cpus = float(df.loc[df["speedup"].sub(1).abs().idxmin(), "sampling_cpus"]) if len(df) else 1.0
+    top = max(float(df[x].max()), 1.0)
+    base_cpus = float(df.loc[df["speedup"].sub(1).abs().idxmin(), x]) if len(df) else 1.0
     xs = np.linspace(base_cpus, top, 100)
     ax.plot(xs, xs / base_cpus, "--", color="grey", label="ideal (linear)")
     if fit.get("points", 0) and np.isfinite(fit["serial_fraction"]):
@@ -290,10 +294,8 @@ def dashboard(
         ax.plot(xs, 1 / (s + (1 - s) / p), ":", color="black", label=f"Amdahl fit, serial {100 * s:.1f} %")
     for key, g in df.groupby("envs per runner"):
         err = [g["speedup"] - _speed(g, "low"), _speed(g, "high") - g["speedup"]]
-        ax.errorbar(
-            g["sampling_cpus"], g["speedup"], yerr=np.abs(err), marker="o", capsize=3, label=f"{key} env(s)/runner"
-        )
-    ax.set(xlabel="sampling CPUs (env runners)", ylabel="speedup vs baseline", title="Speedup")
+        ax.errorbar(g[x], g["speedup"], yerr=np.abs(err), marker="o", capsize=3, label=f"{key} env(s)/runner")
+    ax.set(xlabel=x_label, ylabel="speedup vs baseline", title="Speedup")
     ax.legend(fontsize=8)
 
     ax = axes[0, 1]
@@ -319,7 +321,7 @@ def dashboard(
     for key, g in df.groupby("envs per runner"):
         yerr = [g["env_steps_per_s"] - g["env_steps_per_s_ci_low"], g["env_steps_per_s_ci_high"] - g["env_steps_per_s"]]
         ax.errorbar(
-            g["sampling_cpus"],
+            g[x],
             g["env_steps_per_s"],
             yerr=np.abs(np.nan_to_num(yerr)),
             marker="o",
@@ -329,7 +331,7 @@ def dashboard(
     if ceiling is not None and not ceiling.empty:
         ax.plot(ceiling["processes"], ceiling["env_steps_per_s"], "s--", color="black", label="raw env ceiling")
         ax.set_yscale("log")
-    ax.set(xlabel="sampling processes", ylabel="env steps / s", title="Throughput")
+    ax.set(xlabel=x_label, ylabel="env steps / s", title="Throughput")
     ax.legend(fontsize=8)
 
     ax = axes[1, 0]
@@ -364,10 +366,10 @@ def dashboard(
     else:
         per_step = df[["config", "env_step_per_step_ms", "inference_per_step_ms"]].copy()
         per_step["connectors_per_step_ms"] = df["env_to_module_per_step_ms"] + df["module_to_env_per_step_ms"]
-        per_step = per_step.melt(id_vars="config", var_name="part", value_name="ms per env step")
+        per_step = per_step.melt(id_vars="config", var_name="part", value_name="ms per runner step")
         per_step["part"] = per_step["part"].str.replace("_per_step_ms", "").str.replace("_", " ")
-        sns.barplot(data=per_step, x="config", y="ms per env step", hue="part", ax=ax)
-        ax.set(xlabel="", title="Inside an env runner, per env step (no GPU visible)")
+        sns.barplot(data=per_step, x="config", y="ms per runner step", hue="part", ax=ax)
+        ax.set(xlabel="", title="Inside an env runner, per step of all its envs")
     ax.tick_params(axis="x", rotation=45)
     if title:
         fig.suptitle(title, fontsize=15)

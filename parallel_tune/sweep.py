@@ -32,6 +32,21 @@ class SweepError(Exception):
     """Bad input or an impossible request: one line for the user, exit status 2."""
 
 
+class Interrupted(Exception):
+    """The sweep stopped early (Ctrl-C); everything measured so far is on disk."""
+
+    def __init__(self, experiment_dir: Path, finished: int, left: int):
+        self.experiment_dir = experiment_dir
+        super().__init__(
+            f"sweep interrupted: {finished} trial(s) finished, {left} left. Resume with:\n"
+            f"  python -m parallel_tune.sweep --resume {experiment_dir}"
+        )
+
+
+def _never_started(planned: Plan, results) -> int:
+    return max(len(planned.runnable) - len(results), 0)
+
+
 @dataclass
 class PlannedTrial:
     config: dict[str, Any]
@@ -117,6 +132,9 @@ def cluster_nodes() -> list[dict[str, float]]:
 def init_ray(address: str | None, num_cpus: int | None, num_gpus: int | None) -> None:
     import ray
 
+    # Save Tune's experiment state every second (a small JSON write in the driver,
+    # outside any timed iteration) so even a SIGKILL loses at most the running trial.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
@@ -241,6 +259,82 @@ def run_sweep(
     return _finish(experiment_dir, planned, results, analyze, stream)
 
 
+def resume_sweep(
+    experiment_dir: Path,
+    *,
+    requested: SearchSpace | None = None,
+    retry_errored: bool = False,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    analyze: bool = True,
+    stream=None,
+) -> SweepResult:
+    """Continue an interrupted sweep with Tune's own restore.
+
+    Finished trials are never re-run. The trial that was running continues
+    from its last checkpoint; with no checkpoint yet (spaces checkpoint only at
+    the end unless ``checkpoint_frequency`` is set) it starts over from
+    iteration 1, so its timings are whole. A continued trial's first iteration
+    after the restore pays actor start-up again; the analysis keeps the latest
+    row per iteration. Errored trials restart only with ``retry_errored``.
+    (Tune's RESTART resume type is not used: with Ray 2.60 it created a second
+    trial directory and then stalled.)
+    """
+    stream = stream or sys.stdout
+    from ray import tune
+    from ray.rllib.algorithms.ppo import PPO
+    from ray.tune import ResumeConfig
+
+    experiment_dir = Path(experiment_dir).expanduser().resolve()
+    if not experiment_dir.is_dir():
+        raise SweepError(f"--resume: {experiment_dir} does not exist")
+    manifest_path = experiment_dir / MANIFEST
+    if not manifest_path.exists() or not tune.Tuner.can_restore(str(experiment_dir)):
+        raise SweepError(f"--resume: {experiment_dir} holds no parallel_tune experiment to resume")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SweepError(f"--resume: {manifest_path} is corrupt: {exc}") from None
+    stored = manifest["space"]
+    if requested is not None:
+        diff = settings_diff(stored, requested.settings())
+        if diff:
+            raise SweepError(f"--resume: the space differs from the one this experiment ran with: {diff}")
+    kind = ResumeConfig.ResumeType
+    resume_config = ResumeConfig(
+        unfinished=kind.RESUME,
+        errored=kind.RESTART if retry_errored else kind.SKIP,
+    )
+    init_ray(address, num_cpus, num_gpus)
+    space = spaces.from_dict(
+        {k: stored[k] for k in ("env", "iterations", "warmup_iterations", "ppo", "grid", "placement_strategy")},
+        name=stored["name"],
+    )
+    planned = plan(space, cluster_nodes())
+    print(f"resuming {experiment_dir} (errored trials: {'retry' if retry_errored else 'keep as failed'})")
+    tuner = tune.Tuner.restore(str(experiment_dir), trainable=PPO, _resume_config=resume_config)
+    results = tuner.fit()
+    planned.trials = [t for t in planned.trials if t.skip_reason is None] + [
+        PlannedTrial(s["config"], s["cpus"], s["gpus"], (), s["reason"]) for s in manifest.get("skipped", [])
+    ]
+    return _finish(experiment_dir, planned, results, analyze, stream)
+
+
+def settings_diff(stored: dict[str, Any], current: dict[str, Any]) -> str:
+    """'grid.num_env_runners: [1, 2] -> [1, 4]; iterations: 3 -> 5' for what differs."""
+    out = []
+    for key, value in current.items():
+        old = stored.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            for sub in sorted(set(value) | set(old)):
+                if value.get(sub) != old.get(sub):
+                    out.append(f"{key}.{sub}: {old.get(sub)!r} -> {value.get(sub)!r}")
+        elif json.loads(json.dumps(old)) != json.loads(json.dumps(value)):
+            out.append(f"{key}: {old!r} -> {value!r}")
+    return "; ".join(out)
+
+
 def _only(space: SearchSpace, runnable: list[PlannedTrial]) -> SearchSpace:
     """The space restricted to the configs that fit; must stay a grid."""
     from dataclasses import replace
@@ -256,10 +350,17 @@ def _only(space: SearchSpace, runnable: list[PlannedTrial]) -> SearchSpace:
 
 
 def _finish(experiment_dir: Path, planned: Plan, results, analyze: bool, stream) -> SweepResult:
-    errored, finished = [], []
+    errored, finished, unfinished = [], [], []
     for r in results:
         label = Path(r.path).name
-        (errored if r.error else finished).append(label)
+        if r.error:
+            errored.append(label)
+        elif (r.metrics or {}).get("training_iteration", 0) < planned.space.iterations:
+            unfinished.append(label)
+        else:
+            finished.append(label)
+    if unfinished:
+        raise Interrupted(experiment_dir, len(finished), len(unfinished) + _never_started(planned, results))
     print(
         f"sweep done: {len(finished)} finished, {len(errored)} failed, {len(planned.skipped)} skipped; "
         f"results in {experiment_dir}",
@@ -281,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m parallel_tune.sweep",
         description="Sweep RLlib PPO parallelism settings as Ray Tune trials.",
     )
-    p.add_argument("--space", default="runners_only", help="space name in search_spaces/ or a YAML path")
+    p.add_argument("--space", help="space name in search_spaces/ or a YAML path (default runners_only)")
     p.add_argument("--runners", help="num_env_runners values, e.g. '1,2,4' (replaces the space's)")
     p.add_argument("--envs-per-runner", help="num_envs_per_env_runner values, e.g. '1,2'")
     p.add_argument("--iterations", type=int, help="training iterations per config")
@@ -297,11 +398,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--telemetry-interval", type=float, default=1.0, help="seconds between samples")
     p.add_argument("--no-analyze", action="store_true", help="skip the analysis at the end")
     p.add_argument("--dry-run", action="store_true", help="print the trials and their reservations; run nothing")
+    p.add_argument("--resume", metavar="EXPERIMENT_DIR", help="continue an interrupted sweep in this directory")
+    p.add_argument("--retry-errored", action="store_true", help="with --resume: run errored trials again")
     return p
 
 
 def resolve_space(args: argparse.Namespace, cpus: int | None) -> SearchSpace:
-    space = spaces.load(args.space, cpus=cpus)
+    space = spaces.load(args.space or "runners_only", cpus=cpus)
     runners = spaces.parse_int_list(args.runners, option="--runners", minimum=0) if args.runners else None
     envs = (
         spaces.parse_int_list(args.envs_per_runner, option="--envs-per-runner", minimum=1)
@@ -330,7 +433,19 @@ def main(argv: list[str] | None = None) -> int:
             raise SweepError(f"--max-concurrent must be >= 1, got {args.max_concurrent}")
         if args.telemetry_interval <= 0:
             raise SweepError("--telemetry-interval must be > 0")
-        nodes = None
+        if args.resume:
+            overrides = (args.space, args.runners, args.envs_per_runner, args.iterations, args.env)
+            requested = resolve_space(args, None) if any(v is not None for v in overrides) else None
+            result = resume_sweep(
+                Path(args.resume),
+                requested=requested,
+                retry_errored=args.retry_errored,
+                address=args.address,
+                num_cpus=args.num_cpus,
+                num_gpus=args.num_gpus,
+                analyze=not args.no_analyze,
+            )
+            return 1 if result.errored else 0
         if args.address:
             init_ray(args.address, None, None)
             nodes = cluster_nodes()
@@ -362,8 +477,11 @@ def main(argv: list[str] | None = None) -> int:
     except (SpaceError, SweepError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(str(exc), file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted; if an experiment directory was printed above, resume it with --resume DIR", file=sys.stderr)
         return 130
     return 1 if result.errored else 0
 
