@@ -20,8 +20,6 @@ import pandas as pd
 from parallel_tune import metrics, report
 from parallel_tune.results import Experiment, ResultsError, load_experiment, read_table, write_table, write_tables
 
-CEILING_FILE = "ceiling.parquet"
-
 
 @dataclass
 class Analysis:
@@ -32,7 +30,7 @@ class Analysis:
     experiment: Experiment
 
 
-def compute(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> dict:
+def compute(experiment: Experiment) -> dict:
     """All metric tables for one experiment (pure: no files)."""
     space = experiment.metadata.get("space", {})
     keys = experiment.grid_keys or ["num_env_runners", "num_envs_per_env_runner"]
@@ -48,10 +46,6 @@ def compute(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> dict
         scaled, runner_slice, fit, rec = summary, summary, {"points": 0}, {}
     else:
         scaled = metrics.scaling(summary, ran, space.get("baseline", {}), group_keys=keys)
-        if ceiling is not None and not ceiling.empty:
-            from parallel_tune.ceiling import ceiling_fraction
-
-            scaled = ceiling_fraction(scaled, ceiling)
         runner_slice = metrics.runner_scaling(scaled) if "num_env_runners" in scaled else scaled.iloc[0:0]
         fit = (
             metrics.amdahl_fit(runner_slice["width"], runner_slice["slice_speedup"])
@@ -80,9 +74,7 @@ def analyze_experiment(experiment_dir: Path | str, *, out_dir: Path | None = Non
     experiment = load_experiment(experiment_dir)
     out_dir = Path(out_dir) if out_dir else experiment_dir / "analysis"
     before = _previous_trial_count(out_dir)
-    ceiling_path = experiment_dir / CEILING_FILE
-    ceiling = read_table(ceiling_path)[0] if ceiling_path.exists() else None
-    m = compute(experiment, ceiling)
+    m = compute(experiment)
 
     write_tables(experiment, out_dir)
     write_table(m["scaled"], out_dir / "summary.parquet", {**experiment.metadata, "amdahl": m["fit"]})
@@ -97,7 +89,6 @@ def analyze_experiment(experiment_dir: Path | str, *, out_dir: Path | None = Non
             trials=experiment.trials,
             path=out_dir / "dashboard.png",
             title=f"{space.get('name', '')}: {space.get('env', '')}, {machine.get('cpu_model', '')}",
-            ceiling=ceiling,
         )
     text = report.render_markdown(
         scaled=m["scaled"],
@@ -109,7 +100,6 @@ def analyze_experiment(experiment_dir: Path | str, *, out_dir: Path | None = Non
         usage=m["usage"],
         warnings=m["warnings"],
         problems=experiment.problems,
-        ceiling=ceiling,
     )
     report_path = out_dir / "report.md"
     report_path.write_text(text)

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from parallel_tune import SCHEMA_VERSION
 from parallel_tune.metrics import unsmooth_ema
+from parallel_tune.ppo import trial_name
 
 MANIFEST = "parallel_tune.json"
 META_KEY = b"parallel_tune"
@@ -158,7 +159,7 @@ def load_experiment(experiment_dir: Path | str) -> Experiment:
 
     for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
         config = {k: trial.config.get(k) for k in grid_keys}
-        name = "ppo[" + ",".join(f"{k}={v}" for k, v in config.items()) + "]"
+        name = trial_name(config, grid_keys)
         trial_dir = Path(trial.path)
         cpus, gpus, sampling_cpus = _reservation(trial)
         df = frames.get(trial.trial_id)
@@ -210,7 +211,7 @@ def load_experiment(experiment_dir: Path | str) -> Experiment:
         trial_rows.append(
             {
                 "trial_id": "",
-                "trial_name": "ppo[" + ",".join(f"{k}={v}" for k, v in config.items()) + "]",
+                "trial_name": trial_name(config, grid_keys),
                 **config,
                 "status": "SKIPPED",
                 "error": skipped.get("reason", ""),

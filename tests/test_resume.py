@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -38,7 +39,8 @@ def interrupt_after_first_trial(storage, name, sig) -> subprocess.CompletedProce
             break
     out, _ = proc.communicate(timeout=120)
     if sig == signal.SIGKILL:
-        subprocess.run(["ray", "stop", "--force"], capture_output=True)  # the driver's local Ray is orphaned
+        # The killed driver's local Ray is orphaned; the venv's own CLI stops it (PATH may lack it).
+        subprocess.run([str(Path(sys.executable).parent / "ray"), "stop", "--force"], capture_output=True, check=True)
     return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(lines) + out, "")
 
 
