@@ -22,9 +22,9 @@ from typing import Any
 
 from parallel_tune import spaces
 from parallel_tune.placement import why_unschedulable
+from parallel_tune.results import MANIFEST, ResultsError, read_manifest
 from parallel_tune.spaces import SearchSpace, SpaceError
 
-MANIFEST = "parallel_tune.json"
 DEFAULT_STORAGE = Path("~/ray_results").expanduser()  # Tune's own default
 
 
@@ -289,13 +289,12 @@ def resume_sweep(
     experiment_dir = Path(experiment_dir).expanduser().resolve()
     if not experiment_dir.is_dir():
         raise SweepError(f"--resume: {experiment_dir} does not exist")
-    manifest_path = experiment_dir / MANIFEST
-    if not manifest_path.exists() or not tune.Tuner.can_restore(str(experiment_dir)):
+    if not (experiment_dir / MANIFEST).exists() or not tune.Tuner.can_restore(str(experiment_dir)):
         raise SweepError(f"--resume: {experiment_dir} holds no parallel_tune experiment to resume")
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SweepError(f"--resume: {manifest_path} is corrupt: {exc}") from None
+        manifest = read_manifest(experiment_dir)
+    except ResultsError as exc:
+        raise SweepError(f"--resume: {exc}") from None
     stored = manifest["space"]
     if requested is not None:
         diff = settings_diff(stored, requested.settings())
@@ -311,13 +310,15 @@ def resume_sweep(
         {k: stored[k] for k in ("env", "iterations", "warmup_iterations", "ppo", "grid", "placement_strategy")},
         name=stored["name"],
     )
-    planned = plan(space, cluster_nodes())
+    # What the sweep planned and skipped is on record; the resumed run is judged against that.
+    reasons = {json.dumps(s["config"], sort_keys=True): s["reason"] for s in manifest.get("skipped", [])}
+    planned = Plan(space=space, nodes=cluster_nodes())
+    for t in manifest["planned"]:
+        reason = reasons.get(json.dumps(t["config"], sort_keys=True))
+        planned.trials.append(PlannedTrial(t["config"], t["cpus"], t["gpus"], (), reason))
     print(f"resuming {experiment_dir} (errored trials: {'retry' if retry_errored else 'keep as failed'})")
     tuner = tune.Tuner.restore(str(experiment_dir), trainable=PPO, _resume_config=resume_config)
     results = tuner.fit()
-    planned.trials = [t for t in planned.trials if t.skip_reason is None] + [
-        PlannedTrial(s["config"], s["cpus"], s["gpus"], (), s["reason"]) for s in manifest.get("skipped", [])
-    ]
     return _finish(experiment_dir, planned, results, analyze, stream)
 
 
