@@ -18,7 +18,15 @@ from pathlib import Path
 import pandas as pd
 
 from parallel_tune import metrics, report
-from parallel_tune.results import Experiment, ResultsError, load_experiment, read_table, write_table, write_tables
+from parallel_tune.results import (
+    Experiment,
+    ResultsError,
+    load_experiment,
+    read_ceiling,
+    read_table,
+    write_table,
+    write_tables,
+)
 
 
 @dataclass
@@ -30,7 +38,7 @@ class Analysis:
     experiment: Experiment
 
 
-def compute(experiment: Experiment) -> dict:
+def compute(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> dict:
     """All metric tables for one experiment (pure: no files)."""
     space = experiment.metadata.get("space", {})
     keys = experiment.grid_keys or ["num_env_runners", "num_envs_per_env_runner"]
@@ -46,6 +54,8 @@ def compute(experiment: Experiment) -> dict:
         scaled, runner_slice, fit, rec = summary, summary, {"points": 0}, {}
     else:
         scaled = metrics.scaling(summary, ran, space.get("baseline", {}), group_keys=keys)
+        if ceiling is not None and not ceiling.empty:
+            scaled = metrics.ceiling_fraction(scaled, ceiling)
         runner_slice = metrics.runner_scaling(scaled) if "num_env_runners" in scaled else scaled.iloc[0:0]
         fit = (
             metrics.amdahl_fit(runner_slice["width"], runner_slice["slice_speedup"])
@@ -65,16 +75,23 @@ def compute(experiment: Experiment) -> dict:
         "recommendation": rec,
         "usage": usage,
         "warnings": warnings,
+        "restarts": metrics.restarts(it) if not it.empty else pd.DataFrame(),
     }
 
 
-def analyze_experiment(experiment_dir: Path | str, *, out_dir: Path | None = None, stream=None) -> Analysis:
+def analyze_experiment(
+    experiment_dir: Path | str, *, out_dir: Path | None = None, ceiling: Path | None = None, stream=None
+) -> Analysis:
+    """``ceiling``: a table from ``python -m parallel_tune.ceiling`` (default: the sweep's own, if it ran one)."""
     stream = stream or sys.stdout
     experiment_dir = Path(experiment_dir).expanduser().resolve()
     experiment = load_experiment(experiment_dir)
+    ceiling_table, problem = read_ceiling(experiment, ceiling)
+    if problem:
+        experiment.problems.append(problem)
     out_dir = Path(out_dir) if out_dir else experiment_dir / "analysis"
     before = _previous_trial_count(out_dir)
-    m = compute(experiment)
+    m = compute(experiment, ceiling_table)
 
     write_tables(experiment, out_dir)
     write_table(m["scaled"], out_dir / "summary.parquet", {**experiment.metadata, "amdahl": m["fit"]})
@@ -89,6 +106,7 @@ def analyze_experiment(experiment_dir: Path | str, *, out_dir: Path | None = Non
             trials=experiment.trials,
             path=out_dir / "dashboard.png",
             title=f"{space.get('name', '')}: {space.get('env', '')}, {machine.get('cpu_model', '')}",
+            ceiling=ceiling_table,
         )
     text = report.render_markdown(
         scaled=m["scaled"],
@@ -100,6 +118,8 @@ def analyze_experiment(experiment_dir: Path | str, *, out_dir: Path | None = Non
         usage=m["usage"],
         warnings=m["warnings"],
         problems=experiment.problems,
+        restarts=m["restarts"],
+        ceiling=ceiling_table,
     )
     report_path = out_dir / "report.md"
     report_path.write_text(text)
@@ -126,12 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m parallel_tune.analyze", description=__doc__.splitlines()[0])
     p.add_argument("experiment_dir", help="a Tune experiment directory written by parallel_tune.sweep")
     p.add_argument("--out", help="where to write (default: <experiment_dir>/analysis)")
+    p.add_argument("--ceiling", help="a ceiling table from python -m parallel_tune.ceiling (default: the sweep's own)")
     try:
         args = p.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        result = analyze_experiment(args.experiment_dir, out_dir=Path(args.out) if args.out else None)
+        result = analyze_experiment(
+            args.experiment_dir,
+            out_dir=Path(args.out) if args.out else None,
+            ceiling=Path(args.ceiling) if args.ceiling else None,
+        )
     except ResultsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

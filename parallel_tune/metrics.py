@@ -3,7 +3,8 @@
 No Ray, no I/O, no printing; every knob is an argument. The tables:
 
 ``iterations`` (one row per trial-iteration, from ``results.load_experiment``)
-    trial_name, <grid keys>, iteration, time_this_iter_s, env_steps_sampled,
+    trial_name, <grid keys>, iteration, iterations_since_restore (optional),
+    time_this_iter_s, env_steps_sampled,
     sampling_s, learner_update_s, weight_sync_s, env_connector_sync_s,
     env_step_per_step_s, inference_per_step_s, env_to_module_per_step_s,
     module_to_env_per_step_s, total_envs
@@ -60,8 +61,31 @@ def bootstrap_ci(
 
 
 def measured(iterations: pd.DataFrame, warmup_iterations: int) -> pd.DataFrame:
-    """The iterations that count: warm-up excluded."""
-    return iterations[iterations["iteration"] > warmup_iterations]
+    """The iterations that count: the first ``warmup_iterations`` after every (re)start excluded.
+
+    A trial continued from a checkpoint (a resumed sweep) starts new actors, so
+    its first iterations after the restore pay start-up again. Tune's
+    ``iterations_since_restore`` restarts at 1 there; without it (or where it is
+    missing) the trial is taken to have run in one go.
+    """
+    it = iterations["iteration"]
+    since = iterations["iterations_since_restore"].fillna(it) if "iterations_since_restore" in iterations else it
+    return iterations[(it > warmup_iterations) & (since > warmup_iterations)]
+
+
+def restarts(iterations: pd.DataFrame) -> pd.DataFrame:
+    """Where a trial continued from a checkpoint: trial_name, restored_after_iteration.
+
+    One row per restore (the iteration before the first one with
+    ``iterations_since_restore == 1`` and ``iteration > 1``); empty when every
+    trial ran in one go.
+    """
+    if "iterations_since_restore" not in iterations:
+        return pd.DataFrame(columns=["trial_name", "restored_after_iteration"])
+    hit = iterations[(iterations["iterations_since_restore"] == 1) & (iterations["iteration"] > 1)]
+    return pd.DataFrame(
+        {"trial_name": hit["trial_name"].to_numpy(), "restored_after_iteration": (hit["iteration"] - 1).to_numpy()}
+    )
 
 
 def summarize(
@@ -213,12 +237,34 @@ def runner_scaling(scaled: pd.DataFrame, *, envs_per_runner: int | None = None) 
     return df
 
 
+def ceiling_fraction(scaled: pd.DataFrame, ceiling: pd.DataFrame) -> pd.DataFrame:
+    """Each config's env steps/s as a share of the raw environment ceiling.
+
+    ``scaled`` needs num_env_runners and env_steps_per_s; ``ceiling`` is
+    ``parallel_tune.ceiling``'s table: processes, env_steps_per_s (the bare
+    environment stepped with random actions by that many processes at once).
+    Adds sampling_processes (env runners; 1 when the main process samples),
+    ceiling_env_steps_per_s (NaN where the ceiling has no such width: widths
+    are matched exactly, not interpolated) and ceiling_fraction_pct.
+    """
+    out = scaled.copy()
+    out["sampling_processes"] = out["num_env_runners"].fillna(0).astype(int).clip(lower=1)
+    by_width = ceiling.groupby("processes")["env_steps_per_s"].median()
+    out["ceiling_env_steps_per_s"] = out["sampling_processes"].map(by_width).astype(float)
+    out["ceiling_fraction_pct"] = 100 * out["env_steps_per_s"] / out["ceiling_env_steps_per_s"]
+    return out
+
+
 def recommend(scaled: pd.DataFrame, *, good_floor_pct: float = 60.0) -> dict[str, object]:
-    """The fastest config, and the widest config still rated Good or better (per env)."""
-    ok = scaled[~scaled["time_per_iter_s"].isna()]
+    """The fastest config (most env steps/s), and the widest config still rated Good or better (per env).
+
+    The fastest carries everything ``scaled`` knows of it: time per iteration,
+    efficiency per CPU, and its ceiling fraction where ``ceiling_fraction`` ran.
+    """
+    ok = scaled[scaled["env_steps_per_s"].notna()]
     if ok.empty:
         return {}
-    fastest = ok.sort_values("time_per_iter_s").iloc[0]
+    fastest = ok.sort_values(["env_steps_per_s", "sampling_cpus"], ascending=[False, True]).iloc[0]
     good = ok[ok["efficiency_per_env_pct"] >= good_floor_pct].sort_values(
         ["total_envs", "time_per_iter_s"], ascending=[False, True]
     )

@@ -54,6 +54,7 @@ def render_markdown(
     warnings: list[str],
     problems: list[str],
     ceiling: pd.DataFrame | None = None,
+    restarts: pd.DataFrame | None = None,
     dashboard_name: str = "dashboard.png",
 ) -> str:
     space = metadata.get("space", {})
@@ -116,17 +117,32 @@ def render_markdown(
             "Acceptable 50-60 %, Poor < 50 %.",
             "",
         ]
+        warmup = space.get("warmup_iterations", 1)
+        for _, r in (restarts if restarts is not None else pd.DataFrame()).iterrows():
+            out.append(
+                f"- {r['trial_name']} continued from its checkpoint after iteration "
+                f"{int(r['restored_after_iteration'])} (a resumed sweep); its first {warmup} iteration(s) after the "
+                "restore paid actor start-up again and are excluded like warm-up."
+            )
+        if restarts is not None and len(restarts):
+            out.append("")
 
     if recommendation:
         fastest = recommendation["fastest"]
         out += ["## Recommendation", ""]
         line = (
-            f"- **Fastest:** {config_label(pd.Series(fastest))}, {_num(fastest['time_per_iter_s'])} s/iter, "
+            f"- **Fastest:** {config_label(pd.Series(fastest))} ({_num(fastest['sampling_cpus'], 'g')} sampling CPUs), "
+            f"{_num(fastest['time_per_iter_s'])} s/iter, "
             f"{_num(fastest['env_steps_per_s'], ',.0f')} env steps/s, "
             f"efficiency {_num(fastest['efficiency_per_cpu_pct'], '.0f')} % per CPU"
         )
         if ceiling is not None and "ceiling_fraction_pct" in fastest:
-            line += f", {_num(fastest.get('ceiling_fraction_pct'), '.1f')} % of the raw environment ceiling"
+            line += (
+                f", {_num(fastest.get('ceiling_fraction_pct'), '.1f')} % of the raw environment ceiling at "
+                f"{_num(fastest.get('sampling_processes'), 'g')} process(es)"
+            )
+        else:
+            line += " (no ceiling measured: sweep with `--ceiling` to see how far this is from the bare environment)"
         out.append(line + ".")
         good = recommendation.get("largest_good")
         if good:
@@ -203,7 +219,7 @@ def render_markdown(
         rows = [
             [
                 config_label(r),
-                _num(r["sampling_cpus"], "g"),
+                _num(r["sampling_processes"], "g"),
                 _num(r["env_steps_per_s"], ",.0f"),
                 _num(r["ceiling_env_steps_per_s"], ",.0f"),
                 _num(r["ceiling_fraction_pct"], ".1f") + " %",
@@ -211,9 +227,14 @@ def render_markdown(
             for _, r in scaled.sort_values(["sampling_cpus", "total_envs"]).iterrows()
         ]
         out.append(_table(["config", "sampling processes", "PPO env steps/s", "raw env steps/s", "fraction"], rows))
+        by_width = ceiling.sort_values("processes")
+        raw = ", ".join(f"{int(r.processes)}: {r.env_steps_per_s:,.0f}" for r in by_width.itertuples())
         out += [
             "",
-            "The raw ceiling: the same environment stepped with random actions by as many processes, no RLlib.",
+            "The raw ceiling is the same environment stepped with random actions by as many processes at once, no "
+            f"RLlib (`parallel_tune.ceiling`; steps/s by processes: {raw}). The gap is what RLlib adds per step "
+            "(policy inference, connectors, episode collection), not physics. Widths are matched exactly; a config "
+            "whose width was not measured shows n/a.",
             "",
         ]
 

@@ -27,6 +27,7 @@ from parallel_tune.metrics import unsmooth_ema
 from parallel_tune.ppo import trial_name
 
 MANIFEST = "parallel_tune.json"
+CEILING_FILE = "ceiling.parquet"  # written by the sweep's --ceiling step (parallel_tune.ceiling)
 META_KEY = b"parallel_tune"
 TELEMETRY_FILE = "telemetry.parquet"
 logger = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ def _column_map() -> dict[str, str]:
     er = ENV_RUNNER_RESULTS
     return {
         "training_iteration": "iteration",
+        # 1 on the first iteration after a restore: warm-up is counted from it again.
+        "iterations_since_restore": "iterations_since_restore",
         "time_this_iter_s": "time_this_iter_s",
         "time_total_s": "time_total_s",
         "timestamp": "timestamp_s",
@@ -110,6 +113,31 @@ def read_manifest(experiment_dir: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ResultsError(f"{path} is corrupt ({exc}); it records the sweep's space and skipped configs") from None
+
+
+def read_ceiling(experiment: Experiment, path: Path | None = None) -> tuple[pd.DataFrame | None, str]:
+    """The raw environment ceiling for ``experiment``: (table or None, a problem line or "").
+
+    ``path`` (a table from ``python -m parallel_tune.ceiling``) must be
+    readable and measured on the experiment's environment, or this raises:
+    the user asked for it. The experiment's own ``ceiling.parquet`` being
+    unreadable only costs the report its ceiling section, and says so.
+    """
+    env = experiment.metadata.get("space", {}).get("env")
+    if path is not None:
+        table, meta = read_table(Path(path))
+        if env and meta.get("env") and meta["env"] != env:
+            raise ResultsError(f"{path} measured {meta['env']}, but the experiment ran {env}")
+        if not {"processes", "env_steps_per_s"} <= set(table.columns):
+            raise ResultsError(f"{path} is not a ceiling table (no processes / env_steps_per_s columns)")
+        return table, ""
+    own = Path(experiment.metadata.get("experiment_dir", "")) / CEILING_FILE
+    if not own.exists():
+        return None, ""
+    try:
+        return read_table(own)[0], ""
+    except ResultsError as exc:
+        return None, f"{exc}; the report has no ceiling comparison"
 
 
 def _open_analysis(experiment_dir: Path):

@@ -172,15 +172,20 @@ def from_dict(data: Any, *, name: str, source: str = "", cpus: int | None = None
 
 def _grid_values(where: str, key: str, values: Any, cpus: int | None) -> list[Any]:
     if isinstance(values, dict):
-        if set(values) != {"powers_of_two_up_to"}:
-            raise SpaceError(f"{where}: grid.{key} must be a list or {{powers_of_two_up_to: cpus}}")
-        limit = values["powers_of_two_up_to"]
+        if "powers_of_two_up_to" not in values or set(values) - {"powers_of_two_up_to", "keep_free"}:
+            raise SpaceError(f"{where}: grid.{key} must be a list or {{powers_of_two_up_to: cpus, keep_free: N}}")
+        limit, keep_free = values["powers_of_two_up_to"], values.get("keep_free", 0)
+        if isinstance(keep_free, bool) or not isinstance(keep_free, int) or keep_free < 0:
+            raise SpaceError(f"{where}: grid.{key}.keep_free must be a non-negative int, got {keep_free!r}")
         if limit == "cpus":
             if cpus is None:
                 raise SpaceError(f"{where}: grid.{key} depends on the machine's CPUs; none given")
             limit = cpus
-        if not isinstance(limit, int) or limit < 1:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise SpaceError(f"{where}: grid.{key}.powers_of_two_up_to must be 'cpus' or a positive int")
+        if limit - keep_free < 1:
+            raise SpaceError(f"{where}: grid.{key} keeps {keep_free} of {limit} CPU(s) free, leaving none to search")
+        limit -= keep_free
         return powers_of_two_up_to(limit)
     if not isinstance(values, list) or not values:
         raise SpaceError(f"{where}: grid.{key} must be a non-empty list, got {values!r}")

@@ -22,7 +22,7 @@ from typing import Any
 
 from parallel_tune import spaces
 from parallel_tune.placement import why_unschedulable
-from parallel_tune.results import MANIFEST, ResultsError, read_manifest
+from parallel_tune.results import CEILING_FILE, MANIFEST, ResultsError, read_manifest
 from parallel_tune.spaces import SearchSpace, SpaceError
 
 DEFAULT_STORAGE = Path("~/ray_results").expanduser()  # Tune's own default
@@ -190,10 +190,18 @@ def run_sweep(
     telemetry: bool = True,
     telemetry_interval_s: float = 1.0,
     analyze: bool = True,
+    ceiling_s: float | None = None,
     argv: list[str] | None = None,
+    callbacks: list[Any] | None = None,
     stream=None,
 ) -> SweepResult:
-    """Plan, check and run a sweep; returns where the experiment lives."""
+    """Plan, check and run a sweep; returns where the experiment lives.
+
+    ``ceiling_s``: first measure the raw environment ceiling (that many
+    seconds per width, at every width the runnable configs sample with) into
+    ``<experiment>/ceiling.parquet``. ``callbacks`` are extra Tune callbacks
+    (the benchmarks time iterations from the driver's side with one).
+    """
     stream = stream or sys.stdout
     from ray import tune
     from ray.rllib.algorithms.ppo import PPO
@@ -225,12 +233,29 @@ def run_sweep(
     experiment_dir.mkdir(parents=True)
     (experiment_dir / MANIFEST).write_text(json.dumps(_manifest(space, planned, argv), indent=2, default=str))
 
+    if ceiling_s:
+        from parallel_tune import ceiling
+
+        widths = ceiling.sampling_processes([t.config for t in planned.runnable])
+        print(f"ceiling: the bare {space.env} at {widths} processes, {ceiling_s:g} s each", file=stream)
+        try:
+            ceiling.run(
+                space.env,
+                widths,
+                experiment_dir / CEILING_FILE,
+                duration_s=ceiling_s,
+                strategy=space.placement_strategy,
+                stream=stream,
+            )
+        except ceiling.CeilingError as exc:
+            raise SweepError(str(exc)) from None
+
     grid_keys = list(space.grid)
-    callbacks: list[Any] = [ProgressCallback(len(planned.runnable), space.iterations)]
+    tune_callbacks: list[Any] = [ProgressCallback(len(planned.runnable), space.iterations), *(callbacks or [])]
     if telemetry:
         from parallel_tune.telemetry import TelemetryCallback
 
-        callbacks.insert(0, TelemetryCallback(interval_s=telemetry_interval_s))
+        tune_callbacks.insert(0, TelemetryCallback(interval_s=telemetry_interval_s))
 
     def _name(trial) -> str:
         return ppo.trial_name(trial.config, grid_keys)
@@ -247,7 +272,7 @@ def run_sweep(
             name=name,
             storage_path=str(Path(storage_path).expanduser().resolve()),
             stop={"training_iteration": space.iterations},
-            callbacks=callbacks,
+            callbacks=tune_callbacks,
             checkpoint_config=tune.CheckpointConfig(
                 checkpoint_frequency=space.checkpoint_frequency, checkpoint_at_end=True
             ),
@@ -398,6 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-telemetry", action="store_true", help="do not sample CPU/GPU during trials")
     p.add_argument("--telemetry-interval", type=float, default=1.0, help="seconds between samples")
     p.add_argument("--no-analyze", action="store_true", help="skip the analysis at the end")
+    p.add_argument(
+        "--ceiling",
+        nargs="?",
+        type=float,
+        const=5.0,
+        metavar="SECONDS",
+        help="first measure the bare environment's step rate at each width (default 5 s per width)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the trials and their reservations; run nothing")
     p.add_argument("--resume", metavar="EXPERIMENT_DIR", help="continue an interrupted sweep in this directory")
     p.add_argument("--retry-errored", action="store_true", help="with --resume: run errored trials again")
@@ -434,6 +467,10 @@ def main(argv: list[str] | None = None) -> int:
             raise SweepError(f"--max-concurrent must be >= 1, got {args.max_concurrent}")
         if args.telemetry_interval <= 0:
             raise SweepError("--telemetry-interval must be > 0")
+        if args.ceiling is not None and args.ceiling <= 0:
+            raise SweepError(f"--ceiling must be a positive number of seconds, got {args.ceiling:g}")
+        if args.ceiling is not None and args.resume:
+            raise SweepError("--ceiling runs before a sweep's first trial; it cannot be added on --resume")
         if args.resume:
             overrides = (args.space, args.runners, args.envs_per_runner, args.iterations, args.env)
             requested = resolve_space(args, None) if any(v is not None for v in overrides) else None
@@ -459,7 +496,13 @@ def main(argv: list[str] | None = None) -> int:
 
         check_keys(space)
         if args.dry_run:
-            print(plan(space, nodes).describe())
+            planned = plan(space, nodes)
+            print(planned.describe())
+            if args.ceiling:
+                from parallel_tune.ceiling import sampling_processes
+
+                widths = sampling_processes([t.config for t in planned.runnable])
+                print(f"first: the raw {space.env} ceiling at {widths} processes, {args.ceiling:g} s each")
             return 0
         result = run_sweep(
             space,
@@ -473,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
             telemetry=not args.no_telemetry,
             telemetry_interval_s=args.telemetry_interval,
             analyze=not args.no_analyze,
+            ceiling_s=args.ceiling,
             argv=["python", "-m", "parallel_tune.sweep", *argv],
         )
     except (SpaceError, SweepError) as exc:

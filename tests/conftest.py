@@ -28,6 +28,8 @@ def run_cli(module: str, *args: str, timeout: float = 600, env: dict | None = No
 def smoke_experiment(tmp_path_factory) -> Path:
     """A real smoke sweep: Ray, RLlib PPO, HalfCheetah-v5, 2 configs x 3 iterations."""
     storage = tmp_path_factory.mktemp("ray_results")
-    proc = run_cli("parallel_tune.sweep", "--space", "smoke", "--storage-path", str(storage), "--name", "smoke")
+    proc = run_cli(
+        "parallel_tune.sweep", "--space", "smoke", "--ceiling", "1", "--storage-path", str(storage), "--name", "smoke"
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return storage / "smoke"

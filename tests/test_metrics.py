@@ -93,6 +93,23 @@ def test_warmup_is_excluded_and_intervals_bracket_the_median():
     assert row["other_s"] == pytest.approx(2.0 * 0.04)
 
 
+def test_a_continued_trial_counts_its_warmup_again_after_the_restore():
+    # Ran 1-3, was interrupted, continued from the checkpoint after iteration 3: iteration 4
+    # paid actor start-up again (99 s) and must not count; 5 and 6 do.
+    it = iterations_table({(1, 1): 10.0}, n_iters=6)
+    it["iterations_since_restore"] = [1, 2, 3, 1, 2, 3]
+    it.loc[it["iteration"] == 4, "time_this_iter_s"] = 99.0
+    kept = metrics.measured(it, warmup_iterations=1)
+    assert list(kept["iteration"]) == [2, 3, 5, 6]
+    assert metrics.summarize(it, group_keys=KEYS)["time_per_iter_s"].iloc[0] == 10.0
+    assert metrics.restarts(it).to_dict("records") == [
+        {"trial_name": it["trial_name"].iloc[0], "restored_after_iteration": 3}
+    ]
+    # Without the column (older results), iteration number alone decides.
+    assert list(metrics.measured(it.drop(columns="iterations_since_restore"), 1)["iteration"]) == [2, 3, 4, 5, 6]
+    assert metrics.restarts(it.drop(columns="iterations_since_restore")).empty
+
+
 def test_wide_spread_is_flagged():
     df = iterations_table({(1, 1): 1.0}, n_iters=6)
     df.loc[df["iteration"] == 3, "time_this_iter_s"] = 3.0
@@ -228,3 +245,50 @@ def test_telemetry_summary_and_misconfigurations():
     assert any(w.startswith("b: load average peaked at 20.0") for w in warnings)
     assert any(w.startswith("d wanted 17 CPUs") for w in warnings)
     assert not any(w.startswith("c") for w in warnings)
+
+
+def ceiling_table(rates: dict[int, float]) -> pd.DataFrame:
+    return pd.DataFrame({"processes": list(rates), "env_steps_per_s": list(rates.values())})
+
+
+def test_ceiling_fraction_matches_sampling_processes():
+    scaled = pd.DataFrame(
+        {
+            "num_env_runners": [0, 1, 1, 4, 8],
+            "num_envs_per_env_runner": [1, 1, 16, 1, 1],
+            "env_steps_per_s": [500.0, 660.0, 2970.0, 2400.0, 4000.0],
+        }
+    )
+    out = metrics.ceiling_fraction(scaled, ceiling_table({1: 11_000.0, 4: 30_000.0}))
+    assert list(out["sampling_processes"]) == [1, 1, 1, 4, 8]  # 0 runners: the main process samples
+    assert list(out["ceiling_env_steps_per_s"][:4]) == [11_000.0, 11_000.0, 11_000.0, 30_000.0]
+    assert out["ceiling_fraction_pct"].iloc[1] == pytest.approx(6.0)
+    assert out["ceiling_fraction_pct"].iloc[2] == pytest.approx(27.0)
+    assert out["ceiling_fraction_pct"].iloc[3] == pytest.approx(8.0)
+    assert np.isnan(out["ceiling_fraction_pct"].iloc[4]), "an unmeasured width is n/a, not guessed"
+
+
+def test_recommendation_names_the_fastest_with_its_ceiling_fraction_and_per_cpu_efficiency():
+    scaled = metrics.ceiling_fraction(
+        scaled_original(), ceiling_table({1: 11_000.0, 2: 16_500.0, 4: 29_500.0, 8: 64_400.0})
+    )
+    fastest = metrics.recommend(scaled)["fastest"]
+    assert (fastest["num_env_runners"], fastest["num_envs_per_env_runner"]) == (8, 2)
+    # 8r x 2e: 36.0 % per env over 16 envs = 5.76x; 8 sampling CPUs -> 72.0 % per CPU.
+    assert fastest["efficiency_per_cpu_pct"] == pytest.approx(72.0)
+    assert fastest["ceiling_fraction_pct"] == pytest.approx(100 * fastest["env_steps_per_s"] / 64_400.0)
+
+
+def test_recommendation_prefers_throughput_then_fewer_cpus():
+    scaled = pd.DataFrame(
+        {
+            "num_env_runners": [2, 4],
+            "num_envs_per_env_runner": [1, 1],
+            "env_steps_per_s": [1000.0, 1000.0],
+            "time_per_iter_s": [16.0, 16.0],
+            "sampling_cpus": [2.0, 4.0],
+            "total_envs": [2, 4],
+            "efficiency_per_env_pct": [50.0, 25.0],
+        }
+    )
+    assert metrics.recommend(scaled)["fastest"]["num_env_runners"] == 2

@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import pytest
 
-from parallel_tune import sweep
+from parallel_tune import metrics, sweep
 from parallel_tune.results import load_experiment
 
 from .conftest import ROOT, run_cli
@@ -20,8 +20,13 @@ FIRST = "ppo[num_env_runners=1,num_envs_per_env_runner=1]"
 
 
 def interrupt_after_first_trial(storage, name, sig) -> subprocess.CompletedProcess:
+    return interrupt(THREE, storage, name, sig, when=lambda line: "[trial 1/3]" in line and "finished" in line)
+
+
+def interrupt(args, storage, name, sig, *, when) -> subprocess.CompletedProcess:
+    """Start a sweep and send ``sig`` once a progress line satisfies ``when``."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "parallel_tune.sweep", *THREE, "--storage-path", str(storage), "--name", name],
+        [sys.executable, "-m", "parallel_tune.sweep", *args, "--storage-path", str(storage), "--name", name],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -32,7 +37,7 @@ def interrupt_after_first_trial(storage, name, sig) -> subprocess.CompletedProce
     lines = []
     for line in proc.stdout:
         lines.append(line)
-        if "[trial 1/3]" in line and line.rstrip().endswith("finished"):
+        if when(line.rstrip()):
             time.sleep(2.5)  # past Tune's 1 s experiment-state save
             # SIGINT goes to the driver alone (Tune stops gracefully); SIGKILL takes the driver's
             # whole process group, like a crash. A global `ray stop` would also kill this pytest
@@ -65,6 +70,27 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, s
     assert (loaded.trials["iterations_completed"] == 3).all()
     assert (loaded.iterations.groupby("trial_name")["iteration"].apply(sorted).map(list) == [[1, 2, 3]] * 3).all()
     assert "analysis: 3 configs" in resumed.stdout
+
+
+def test_a_continued_trial_recounts_its_warmup_after_the_restore(tmp_path):
+    # The smoke space checkpoints every iteration, so the interrupted trial continues from its
+    # last checkpoint instead of starting over; 40 tiny iterations outlast the interruption.
+    args = ["--space", "smoke", "--envs-per-runner", "1", "--iterations", "40", "--no-analyze"]
+    stopped = interrupt(args, tmp_path, "exp", signal.SIGINT, when=lambda line: "iter 3/40" in line)
+    assert stopped.returncode == 130, stopped.stdout[-3000:]
+    resumed = run_cli("parallel_tune.sweep", "--resume", str(tmp_path / "exp"))
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+
+    it = load_experiment(tmp_path / "exp").iterations
+    assert list(it["iteration"]) == list(range(1, 41))
+    restored = metrics.restarts(it)
+    assert len(restored) == 1, it[["iteration", "iterations_since_restore"]].to_string()
+    after = int(restored["restored_after_iteration"].iloc[0])
+    assert 3 <= after < 40
+    kept = set(metrics.measured(it, warmup_iterations=1)["iteration"])
+    assert 1 not in kept and after + 1 not in kept and kept == set(range(2, 41)) - {after + 1}
+    report = (tmp_path / "exp" / "analysis" / "report.md").read_text()
+    assert f"continued from its checkpoint after iteration {after}" in report
 
 
 def test_a_config_whose_env_cannot_be_created_fails_and_the_others_finish(tmp_path):

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from parallel_tune import spaces
 from parallel_tune.spaces import SpaceError
@@ -109,3 +110,36 @@ def test_settings_differ_when_the_grid_differs():
     a = spaces.load("runners_only")
     assert a.settings() != a.with_overrides(runners=[1, 2]).settings()
     assert a.settings() == spaces.load("runners_only").settings()
+
+
+@pytest.mark.parametrize("cpus, runners", [(16, [1, 2, 4, 8, 15]), (8, [1, 2, 4, 7]), (2, [1])])
+def test_throughput_grid_comes_from_the_machine(cpus, runners):
+    space = spaces.load("throughput", cpus=cpus)
+    assert space.grid["num_env_runners"] == runners
+    assert space.grid["num_envs_per_env_runner"] == [1, 2, 4, 8, 16]
+    # Every config's main process plus its runners fit the cores it was derived from.
+    assert max(space.grid["num_env_runners"]) + space.ppo["num_cpus_for_main_process"] <= cpus
+    assert "num_cpus_for_main_process" in space.settings()["ppo"], "the main process's CPUs are recorded"
+
+
+def test_throughput_grid_needs_a_core_count():
+    with pytest.raises(SpaceError, match="depends on the machine's CPUs"):
+        spaces.load("throughput")
+    with pytest.raises(SpaceError, match="keeps 1 of 1 CPU"):
+        spaces.load("throughput", cpus=1)
+
+
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ({"powers_of_two_up_to": "cpus", "keep_free": -1}, "keep_free"),
+        ({"powers_of_two_up_to": "cpus", "spare": 1}, "must be a list"),
+        ({"keep_free": 1}, "must be a list"),
+        ({"powers_of_two_up_to": 0}, "positive int"),
+    ],
+)
+def test_machine_derived_grids_are_validated(grid, message):
+    data = yaml.safe_load((spaces.SPACES_DIR / "throughput.yaml").read_text())
+    data["grid"]["num_env_runners"] = grid
+    with pytest.raises(SpaceError, match=message):
+        spaces.from_dict(data, name="t", cpus=4)

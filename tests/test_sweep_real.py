@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from parallel_tune import SCHEMA_VERSION, analyze, sweep
-from parallel_tune.results import load_experiment, read_table
+from parallel_tune.results import load_experiment, read_table, write_table
 
 from .conftest import run_cli
 
@@ -76,6 +76,11 @@ def test_analysis_wrote_tables_report_and_dashboard(smoke_experiment):
     assert (summary["n_measured"] == 2).all() and (summary["env_steps_per_s"] > 0).all()
     text = (out / "report.md").read_text()
     assert "1r x 1e" in text and "1r x 2e" in text and "## Why scaling stops" in text and "## Hardware use" in text
+    # --ceiling measured the bare environment first, at the one width the smoke configs sample with.
+    ceiling = read_table(smoke_experiment / "ceiling.parquet")[0]
+    assert list(ceiling["processes"]) == [1]
+    assert summary["ceiling_fraction_pct"].between(0.1, 100).all(), summary["ceiling_fraction_pct"]
+    assert "## Against the raw environment ceiling" in text and "% of the raw environment ceiling at 1" in text
     assert (out / "dashboard.png").stat().st_size > 20_000
 
 
@@ -91,6 +96,27 @@ def test_a_truncated_trial_file_is_reported_not_dropped(smoke_experiment, tmp_pa
     trials = result.experiment.trials
     assert len(trials) == 2, "a damaged trial still counts"
     assert trials.set_index("trial_name").loc[TRIALS[0], "iterations_completed"] == 3
+
+
+def test_a_corrupt_ceiling_costs_only_the_ceiling_section(smoke_experiment, tmp_path):
+    copy = tmp_path / "exp"
+    shutil.copytree(smoke_experiment, copy)
+    (copy / "ceiling.parquet").write_bytes(b"not parquet")
+    result = analyze.analyze_experiment(copy)
+    assert len(result.experiment.trials) == 2
+    assert any("ceiling.parquet is not a readable Parquet file" in p for p in result.experiment.problems)
+    text = result.report.read_text()
+    assert "## Against the raw environment ceiling" not in text and "## Problems reading the experiment" in text
+
+
+def test_analyze_refuses_a_ceiling_of_another_environment(smoke_experiment, tmp_path):
+    df, meta = read_table(smoke_experiment / "ceiling.parquet")
+    other = write_table(df, tmp_path / "hopper.parquet", {**meta, "env": "Hopper-v5"})
+    proc = run_cli(
+        "parallel_tune.analyze", str(smoke_experiment), "--out", str(tmp_path / "a"), "--ceiling", str(other)
+    )
+    assert proc.returncode == 2 and "measured Hopper-v5, but the experiment ran HalfCheetah-v5" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_an_existing_experiment_is_never_overwritten(smoke_experiment, capsys):

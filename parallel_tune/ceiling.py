@@ -1,0 +1,236 @@
+"""The raw environment ceiling: how fast the bare environment steps with N processes.
+
+    python -m parallel_tune.ceiling --space runners_only
+    python -m parallel_tune.ceiling --env HalfCheetah-v5 --processes 1,2,4 --duration 5 --out ceiling.parquet
+
+No RLlib: N Ray actors (1 CPU each, in one placement group laid out like a
+trial's) each make the environment and step it with random actions. They all
+warm up first, then all count steps over the same window, so the widths'
+figures are directly comparable with a sweep's env steps/s at the same number
+of sampling processes. The gap between the two is what RLlib adds per step
+(policy inference, connectors, collection), not physics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import ray
+
+from parallel_tune import SCHEMA_VERSION, spaces
+from parallel_tune.placement import why_unschedulable
+from parallel_tune.spaces import SpaceError
+
+FILENAME = "ceiling.parquet"
+
+
+class CeilingError(Exception):
+    """Bad input for a ceiling run; one line for the user, exit status 2."""
+
+
+@ray.remote(num_cpus=1)
+class _Stepper:
+    """One process stepping one environment with random actions."""
+
+    def __init__(self, env_id: str, seed: int):
+        import gymnasium
+
+        self.env = gymnasium.make(env_id)
+        self.env.action_space.seed(seed)
+        self.env.reset(seed=seed)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def _step_for(self, seconds: float) -> int:
+        env, steps = self.env, 0
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            for _ in range(100):  # check the clock every 100 steps, not every step
+                _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+                steps += 1
+                if terminated or truncated:
+                    env.reset()
+        return steps
+
+    def run(self, start_at: float, warmup_s: float, duration_s: float) -> dict[str, float]:
+        """Warm up, then count steps over ``duration_s``; all actors start at ``start_at`` (wall clock)."""
+        time.sleep(max(start_at - time.time(), 0.0))
+        self._step_for(warmup_s)
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        steps = self._step_for(duration_s)
+        elapsed = time.perf_counter() - t0
+        return {"steps": steps, "elapsed_s": elapsed, "cpu_pct": 100 * (time.process_time() - cpu0) / elapsed}
+
+
+def measure_width(env_id: str, processes: int, *, duration_s: float, warmup_s: float, strategy: str, seed: int = 0):
+    """One row of the ceiling table: ``processes`` steppers at once."""
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    pg = placement_group([{"CPU": 1.0}] * processes, strategy=strategy)
+    ray.get(pg.ready(), timeout=120)
+    actors = [
+        _Stepper.options(
+            scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=i)
+        ).remote(env_id, seed + i)
+        for i in range(processes)
+    ]
+    try:
+        pids = ray.get([a.pid.remote() for a in actors], timeout=300)  # every env is made before the clock starts
+        start_at = time.time() + 0.5
+        runs = ray.get([a.run.remote(start_at, warmup_s, duration_s) for a in actors])
+    finally:
+        for a in actors:
+            ray.kill(a)
+        remove_placement_group(pg)
+    per_process = [r["steps"] / r["elapsed_s"] for r in runs]
+    return {
+        "processes": processes,
+        "env_steps_per_s": sum(per_process),
+        "env_steps_per_s_per_process": sum(per_process) / processes,
+        "env_steps_per_s_per_process_min": min(per_process),
+        "env_steps_per_s_per_process_max": max(per_process),
+        "process_cpu_pct_mean": sum(r["cpu_pct"] for r in runs) / processes,
+        "distinct_pids": len(set(pids)),
+        "duration_s": duration_s,
+        "warmup_s": warmup_s,
+    }
+
+
+def measure(
+    env_id: str,
+    widths: list[int],
+    *,
+    duration_s: float = 5.0,
+    warmup_s: float = 1.0,
+    strategy: str = "PACK",
+    stream=None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The ceiling at each width that fits the running Ray cluster, and why any width was left out."""
+    stream = stream or sys.stdout
+    nodes = [
+        {k: float(v) for k, v in n["Resources"].items() if k in ("CPU", "GPU")} for n in ray.nodes() if n.get("Alive")
+    ]
+    rows, skipped = [], []
+    for i, width in enumerate(sorted(set(widths)), 1):
+        reason = why_unschedulable([{"CPU": 1.0}] * width, strategy, nodes)
+        if reason:
+            skipped.append(f"{width} processes: {reason}")
+            print(f"ceiling: skipping {width} processes: {reason}", file=stream)
+            continue
+        t0 = time.perf_counter()
+        row = measure_width(env_id, width, duration_s=duration_s, warmup_s=warmup_s, strategy=strategy)
+        rows.append({"env": env_id, **row})
+        print(
+            f"ceiling [{i}/{len(set(widths))}] {width:>3} processes: {row['env_steps_per_s']:>10,.0f} steps/s "
+            f"({row['env_steps_per_s_per_process']:,.0f} per process, {row['process_cpu_pct_mean']:.0f} % CPU each; "
+            f"{time.perf_counter() - t0:.1f} s)",
+            file=stream,
+            flush=True,
+        )
+    return pd.DataFrame(rows), skipped
+
+
+def metadata(env_id: str, strategy: str, skipped: list[str]) -> dict[str, Any]:
+    """What produced the table: stored in the Parquet file's schema metadata."""
+    from parallel_tune.machine import describe
+
+    resources = {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "ceiling",
+        "env": env_id,
+        "placement_strategy": strategy,
+        "skipped": skipped,
+        "machine": describe(resources),
+    }
+
+
+def sampling_processes(configs: list[dict[str, Any]]) -> list[int]:
+    """The sampling-process counts of a space's configs (0 runners: the main process samples)."""
+    return sorted({max(int(c.get(spaces.RUNNERS, 1) or 0), 1) for c in configs})
+
+
+def run(
+    env_id: str,
+    widths: list[int],
+    out: Path,
+    *,
+    duration_s: float = 5.0,
+    warmup_s: float = 1.0,
+    strategy: str = "PACK",
+    stream=None,
+) -> pd.DataFrame:
+    """Measure and write ``out`` (never over an existing file). Ray must be initialised."""
+    from parallel_tune.results import write_table
+
+    out = Path(out)
+    if out.exists():
+        raise CeilingError(f"{out} already exists; results are never overwritten")
+    table, skipped = measure(env_id, widths, duration_s=duration_s, warmup_s=warmup_s, strategy=strategy, stream=stream)
+    if table.empty:
+        raise CeilingError(f"no width fits this cluster: {'; '.join(skipped)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_table(table, out, metadata(env_id, strategy, skipped))
+    return table
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m parallel_tune.ceiling", description=__doc__.splitlines()[0])
+    p.add_argument("--space", default="runners_only", help="take env and widths from this space (default %(default)s)")
+    p.add_argument("--env", help="gymnasium environment id (default: the space's)")
+    p.add_argument("--processes", help="widths to measure, e.g. '1,2,4,8' (default: the space's sampling processes)")
+    p.add_argument("--duration", type=float, default=5.0, help="measured seconds per width (default %(default)s)")
+    p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first (default %(default)s)")
+    p.add_argument("--out", help="Parquet file to write (default ./ceiling_<env>_<date>.parquet)")
+    p.add_argument("--address", help="connect to this Ray cluster instead of starting a local one")
+    p.add_argument("--num-cpus", type=int, help="logical CPUs for a local Ray (default: all usable)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    from parallel_tune.sweep import SweepError, check_env, init_ray, local_nodes
+
+    try:
+        if args.duration <= 0 or args.warmup < 0:
+            raise CeilingError("--duration must be > 0 and --warmup >= 0")
+        if args.num_cpus is not None and args.num_cpus < 1:
+            raise CeilingError(f"--num-cpus must be >= 1, got {args.num_cpus}")
+        cpus = int(local_nodes(args.num_cpus, 0)[0]["CPU"]) if not args.address else None
+        space = spaces.load(args.space, cpus=cpus or os.cpu_count())
+        env_id = args.env or space.env
+        check_env(env_id)
+        if args.processes:
+            widths = spaces.parse_int_list(args.processes, option="--processes", minimum=1)
+        else:
+            widths = sampling_processes(space.configs())
+        out = Path(args.out or f"ceiling_{env_id}_{dt.datetime.now():%Y-%m-%d_%H-%M-%S}.parquet")
+        if out.exists():
+            raise CeilingError(f"{out} already exists; results are never overwritten")
+        if not out.parent.is_dir():
+            raise CeilingError(f"--out: directory {out.parent} does not exist")
+        init_ray(args.address, args.num_cpus, None)
+        print(f"ceiling: {env_id}, widths {widths}, {args.warmup:g} s warm-up + {args.duration:g} s each")
+        run(env_id, widths, out, duration_s=args.duration, warmup_s=args.warmup, strategy=space.placement_strategy)
+    except (CeilingError, SpaceError, SweepError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"ceiling: written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
