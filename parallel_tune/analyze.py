@@ -3,9 +3,11 @@
     python -m parallel_tune.analyze ~/ray_results/runners_only_2026-11-24_10-00-00
 
 Writes ``<experiment>/analysis/``: iterations.parquet, trials.parquet,
-telemetry.parquet, summary.parquet, report.md, dashboard.png. Re-running on an
-experiment that grew (a resumed sweep) rewrites them from the whole experiment
-and says what changed; nothing outside ``analysis/`` is touched.
+telemetry.parquet, summary.parquet, ceiling.parquet (when the sweep measured
+the raw environment ceiling, or ``--ceiling`` names one), report.md,
+dashboard.png. Re-running on an experiment that grew (a resumed sweep)
+rewrites them from the whole experiment and says what changed; nothing outside
+``analysis/`` is touched.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ def analyze_experiment(
 
     write_tables(experiment, out_dir)
     write_table(m["scaled"], out_dir / "summary.parquet", {**experiment.metadata, "amdahl": m["fit"]})
+    if ceiling_table is not None:  # so analysis/ alone has everything the notebook draws
+        write_table(ceiling_table, out_dir / "ceiling.parquet", experiment.metadata)
     space = experiment.metadata.get("space", {})
     machine = experiment.metadata.get("machine", {})
     dash = None

@@ -115,10 +115,10 @@ def measure(
     stream=None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The ceiling at each width that fits the running Ray cluster, and why any width was left out."""
+    from parallel_tune.sweep import cluster_nodes
+
     stream = stream or sys.stdout
-    nodes = [
-        {k: float(v) for k, v in n["Resources"].items() if k in ("CPU", "GPU")} for n in ray.nodes() if n.get("Alive")
-    ]
+    nodes = cluster_nodes()
     rows, skipped = [], []
     for i, width in enumerate(sorted(set(widths)), 1):
         reason = why_unschedulable([{"CPU": 1.0}] * width, strategy, nodes)
@@ -202,15 +202,19 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    from parallel_tune.sweep import SweepError, check_env, init_ray, local_nodes
+    from parallel_tune.sweep import SweepError, check_env, cluster_nodes, init_ray, local_nodes
 
     try:
         if args.duration <= 0 or args.warmup < 0:
             raise CeilingError("--duration must be > 0 and --warmup >= 0")
         if args.num_cpus is not None and args.num_cpus < 1:
             raise CeilingError(f"--num-cpus must be >= 1, got {args.num_cpus}")
-        cpus = int(local_nodes(args.num_cpus, 0)[0]["CPU"]) if not args.address else None
-        space = spaces.load(args.space, cpus=cpus or os.cpu_count())
+        if args.address:  # a cluster's CPUs decide machine-dependent grids, as in the sweep
+            init_ray(args.address, None, None)
+            cpus = int(sum(n.get("CPU", 0) for n in cluster_nodes()))
+        else:
+            cpus = int(local_nodes(args.num_cpus, 0)[0]["CPU"])
+        space = spaces.load(args.space, cpus=cpus)
         env_id = args.env or space.env
         check_env(env_id)
         if args.processes:

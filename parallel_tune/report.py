@@ -35,6 +35,14 @@ def _with_ci(row: pd.Series, col: str) -> str:
     return f"{_num(row[col])} [{_num(row[col + '_ci_low'])}, {_num(row[col + '_ci_high'])}]"
 
 
+def _plural(n: Any, noun: str) -> str:
+    """'1 process', '4 processes', '2 sampling CPUs'."""
+    if n is None or pd.isna(n):
+        return f"n/a {noun}"
+    suffix = "" if float(n) == 1 else ("es" if noun.endswith("s") else "s")
+    return f"{float(n):g} {noun}{suffix}"
+
+
 def config_label(row: pd.Series) -> str:
     """``4r x 2e``: the original study's shorthand."""
     r = row.get("num_env_runners", "?")
@@ -131,7 +139,7 @@ def render_markdown(
         fastest = recommendation["fastest"]
         out += ["## Recommendation", ""]
         line = (
-            f"- **Fastest:** {config_label(pd.Series(fastest))} ({_num(fastest['sampling_cpus'], 'g')} sampling CPUs), "
+            f"- **Fastest:** {config_label(pd.Series(fastest))} ({_plural(fastest['sampling_cpus'], 'sampling CPU')}), "
             f"{_num(fastest['time_per_iter_s'])} s/iter, "
             f"{_num(fastest['env_steps_per_s'], ',.0f')} env steps/s, "
             f"efficiency {_num(fastest['efficiency_per_cpu_pct'], '.0f')} % per CPU"
@@ -139,7 +147,7 @@ def render_markdown(
         if ceiling is not None and "ceiling_fraction_pct" in fastest:
             line += (
                 f", {_num(fastest.get('ceiling_fraction_pct'), '.1f')} % of the raw environment ceiling at "
-                f"{_num(fastest.get('sampling_processes'), 'g')} process(es)"
+                f"{_plural(fastest.get('sampling_processes'), 'process')}"
             )
         else:
             line += " (no ceiling measured: sweep with `--ceiling` to see how far this is from the bare environment)"
@@ -350,7 +358,14 @@ def dashboard(
             label=f"PPO, {key} env(s)/runner",
         )
     if ceiling is not None and not ceiling.empty:
-        ax.plot(ceiling["processes"], ceiling["env_steps_per_s"], "s--", color="black", label="raw env ceiling")
+        if x == "total_envs":  # every config samples with the same processes: the ceiling is one level
+            width = int(df["sampling_processes"].iloc[0]) if "sampling_processes" in df else 1
+            level = ceiling.loc[ceiling["processes"] == width, "env_steps_per_s"]
+            if len(level):
+                label = f"raw env ceiling, {_plural(width, 'process')}"
+                ax.axhline(level.median(), ls="--", color="black", label=label)
+        else:
+            ax.plot(ceiling["processes"], ceiling["env_steps_per_s"], "s--", color="black", label="raw env ceiling")
         ax.set_yscale("log")
     ax.set(xlabel=x_label, ylabel="env steps / s", title="Throughput")
     ax.legend(fontsize=8)

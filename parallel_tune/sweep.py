@@ -473,7 +473,12 @@ def main(argv: list[str] | None = None) -> int:
             raise SweepError("--ceiling runs before a sweep's first trial; it cannot be added on --resume")
         if args.resume:
             overrides = (args.space, args.runners, args.envs_per_runner, args.iterations, args.env)
-            requested = resolve_space(args, None) if any(v is not None for v in overrides) else None
+            requested = None
+            if any(v is not None for v in overrides):  # compared with the stored space, so resolved the same way
+                if args.address:
+                    init_ray(args.address, None, None)
+                nodes = cluster_nodes() if args.address else local_nodes(args.num_cpus, args.num_gpus)
+                requested = resolve_space(args, int(_total(nodes).get("CPU", 1)))
             result = resume_sweep(
                 Path(args.resume),
                 requested=requested,

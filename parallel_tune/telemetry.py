@@ -68,15 +68,39 @@ class _Gpus:
                 self.nvml.nvmlShutdown()
 
 
-def ray_workers_cpu_s() -> float:
-    """CPU seconds used so far by this node's busy Ray worker processes (``ray::...``)."""
-    total = 0.0
-    for proc in psutil.process_iter(["cmdline", "cpu_times"]):
-        cmd = proc.info.get("cmdline") or []
-        times = proc.info.get("cpu_times")
-        if cmd and cmd[0].startswith("ray::") and not cmd[0].startswith("ray::IDLE") and times:
-            total += times.user + times.system
-    return total
+class RayWorkers:
+    """CPU seconds used so far by this node's busy Ray worker processes (``ray::...``).
+
+    A scan reads every process's command line; this one remembers the
+    processes that are not Ray workers (a worker starts as ``default_worker.py``
+    and renames itself ``ray::IDLE``, then ``ray::<task>``), so later samples
+    read only the workers: the sampler's own CPU cost stays small on a machine
+    that training keeps busy.
+    """
+
+    def __init__(self):
+        self._not_ray: set[psutil.Process] = set()  # hashed by pid and start time: pid reuse is safe
+
+    def cpu_s(self) -> float:
+        total = 0.0
+        for proc in psutil.process_iter():
+            if proc in self._not_ray:
+                continue
+            try:
+                with proc.oneshot():
+                    cmd = proc.cmdline()
+                    if not cmd or not cmd[0].startswith("ray::"):
+                        if not any("default_worker" in part for part in cmd):
+                            self._not_ray.add(proc)
+                        continue
+                    if not cmd[0].startswith("ray::IDLE"):
+                        times = proc.cpu_times()
+                        total += times.user + times.system
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        if len(self._not_ray) > 4096:  # forget processes that have exited
+            self._not_ray &= set(psutil.process_iter())
+        return total
 
 
 class Sampler:
@@ -94,6 +118,7 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._ray_workers = RayWorkers()
         psutil.cpu_percent(percpu=True)  # prime: the first call has no interval
 
     def sample(self) -> dict[str, Any]:
@@ -106,7 +131,7 @@ class Sampler:
             "busy_cores": sum(1 for p in per_core if p >= 50.0),
             "load_avg_1m": psutil.getloadavg()[0],
             "mem_used_mb": (mem.total - mem.available) / 2**20,
-            "ray_workers_cpu_s": ray_workers_cpu_s(),
+            "ray_workers_cpu_s": self._ray_workers.cpu_s(),
         }
         row.update({f"cpu{i}_util_pct": p for i, p in enumerate(per_core)})
         row["gpu_available"] = self.gpus.available

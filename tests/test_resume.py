@@ -120,3 +120,7 @@ def test_resume_refuses_a_different_space(smoke_experiment, capsys):
     assert sweep.main(["--resume", str(smoke_experiment), "--space", "smoke", "--iterations", "5"]) == 2
     err = capsys.readouterr().err
     assert "the space differs" in err and "iterations: 3 -> 5" in err
+    # A space whose grid comes from the machine is resolved on this machine before comparing.
+    assert sweep.main(["--resume", str(smoke_experiment), "--space", "throughput"]) == 2
+    err = capsys.readouterr().err
+    assert "the space differs" in err and "grid.num_envs_per_env_runner: [1, 2] -> [1, 2, 4, 8, 16]" in err

@@ -3,11 +3,14 @@
 The only fake is NVML's GPU handle: CI has no GPU.
 """
 
+import subprocess
+import sys
 import threading
 import time
 from types import SimpleNamespace
 
 import pandas as pd
+import psutil
 import pytest
 
 from parallel_tune import telemetry
@@ -71,6 +74,30 @@ def test_cpu_values_are_plausible_and_no_gpu_is_said_once(caplog):
     cores = [k for k in row if k.startswith("cpu") and k[3].isdigit()]
     assert len(cores) >= 1 and all(0.0 <= row[k] <= 100.0 for k in cores)
     assert row["mem_used_mb"] > 0 and row["load_avg_1m"] >= 0
+
+
+def _named_process(argv0: str, code: str) -> subprocess.Popen:
+    """A real process whose command line starts with ``argv0``, as Ray's workers rename themselves."""
+    return subprocess.Popen(["bash", "-c", f'exec -a "{argv0}" {sys.executable} -c "{code}"'])
+
+
+def test_ray_worker_cpu_counts_busy_workers_and_remembers_the_rest():
+    busy = _named_process("ray::PPO.train", "import time; t = time.time()\nwhile time.time() - t < 3: pass")
+    idle = _named_process("ray::IDLE", "import time; time.sleep(3)")
+    try:
+        workers = telemetry.RayWorkers()
+        time.sleep(0.3)
+        first = workers.cpu_s()
+        time.sleep(1.0)
+        grown = workers.cpu_s() - first
+        assert 0.5 < grown < 1.5, f"one busy worker adds about a CPU second per second, got {grown}"
+        mine = psutil.Process()
+        assert mine in workers._not_ray, "pytest itself is not a Ray worker, and is not read again"
+        assert not any(p.pid in (busy.pid, idle.pid) for p in workers._not_ray)
+    finally:
+        for p in (busy, idle):
+            p.kill()
+            p.wait()
 
 
 def test_sampler_thread_stops_and_leaves_nothing_running():
