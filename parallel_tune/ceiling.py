@@ -76,17 +76,21 @@ def measure_width(env_id: str, processes: int, *, duration_s: float, warmup_s: f
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
     pg = placement_group([{"CPU": 1.0}] * processes, strategy=strategy)
-    ray.get(pg.ready(), timeout=120)
-    actors = [
-        _Stepper.options(
-            scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=i)
-        ).remote(env_id, seed + i)
-        for i in range(processes)
-    ]
+    actors = []
     try:
+        ray.get(pg.ready(), timeout=120)
+        actors = [
+            _Stepper.options(
+                scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=i)
+            ).remote(env_id, seed + i)
+            for i in range(processes)
+        ]
         pids = ray.get([a.pid.remote() for a in actors], timeout=300)  # every env is made before the clock starts
         start_at = time.time() + 0.5
         runs = ray.get([a.run.remote(start_at, warmup_s, duration_s) for a in actors])
+    except (ray.exceptions.RayError, TimeoutError) as exc:  # GetTimeoutError is a TimeoutError too
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+        raise CeilingError(f"the ceiling at {processes} processes failed: {first}") from None
     finally:
         for a in actors:
             ray.kill(a)

@@ -1,5 +1,7 @@
 """The raw environment ceiling, measured for real: Ray actors stepping HalfCheetah-v5."""
 
+import time
+
 import pytest
 
 from parallel_tune import ceiling
@@ -60,3 +62,22 @@ def test_a_width_that_cannot_fit_is_refused_up_front(tmp_path):
 def test_sampling_processes_of_a_space():
     configs = [{"num_env_runners": r, "num_envs_per_env_runner": e} for r in (0, 1, 4) for e in (1, 8)]
     assert ceiling.sampling_processes(configs) == [1, 4]
+
+
+def test_an_env_that_fails_in_the_actors_is_one_error_not_a_traceback():
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        with pytest.raises(ceiling.CeilingError, match="ceiling at 1 processes failed: .*NoSuchEnv"):
+            ceiling.measure_width("NoSuchEnv-v0", 1, duration_s=0.2, warmup_s=0.1, strategy="PACK")
+        # The placement group is given back (asynchronously): the whole cluster is free again.
+        deadline = time.monotonic() + 30
+        while ray.available_resources().get("CPU") != ray.cluster_resources().get("CPU"):
+            assert time.monotonic() < deadline, ray.available_resources()
+            time.sleep(0.2)
+    finally:
+        if started:
+            ray.shutdown()
