@@ -71,20 +71,18 @@ def _rows(records: list[dict], arrivals: list[tuple[int, float]]) -> pd.DataFram
 def run_tune(space: SearchSpace, *, telemetry: bool, storage: Path, interval_s: float = 1.0) -> pd.DataFrame:
     """The config through ``parallel_tune.sweep`` (Tune, RLlib's placement group, progress, telemetry)."""
     from parallel_tune.results import load_experiment
-    from parallel_tune.sweep import run_sweep
+    from parallel_tune.sweep import SweepOptions, run_sweep
 
     clock = WallClock()
+    options = SweepOptions(
+        storage_path=storage,
+        name=f"run_{time.monotonic_ns()}",
+        telemetry=telemetry,
+        telemetry_interval_s=interval_s,
+        analyze=False,
+    )
     with contextlib.redirect_stdout(io.StringIO()):  # Tune's banner; the ratio lines are what matter
-        result = run_sweep(
-            space,
-            storage_path=storage,
-            name=f"run_{time.monotonic_ns()}",
-            telemetry=telemetry,
-            telemetry_interval_s=interval_s,
-            analyze=False,
-            callbacks=[clock],
-            stream=io.StringIO(),
-        )
+        result = run_sweep(space, options, callbacks=[clock], stream=io.StringIO())
     it = load_experiment(result.experiment_dir).iterations
     records = it[["iteration", "time_this_iter_s", "env_steps_sampled"]].to_dict("records")
     return _rows(records, clock.arrivals)

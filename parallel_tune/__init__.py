@@ -2,14 +2,21 @@
 
 The package is a pipeline, one module a stage::
 
-    spaces -> sweep -> telemetry -> results -> metrics -> report
-                        (ceiling: the raw environment's own limit)
+    spaces -> plan -> sweep -> telemetry -> results -> metrics -> report
+              (cluster: start or join Ray; manifest: what the sweep planned;
+               ceiling: the raw environment's own limit)
 
-Only ``ppo``, ``sweep``, ``telemetry``, ``results`` and ``ceiling`` import Ray,
-and only when called; the rest is plain pandas.
+Only ``cluster``, ``ppo``, ``plan``, ``sweep``, ``progress``, ``telemetry``,
+``results``, ``ceiling`` and ``analyze`` reach Ray or RLlib, and only when
+called (``telemetry``'s sampler works without Ray); ``spaces``, ``placement``,
+``manifest``, ``files``, ``metrics`` and ``report`` are plain Python and pandas.
 """
 
 __version__ = "0.1.0"
 
 #: Bumped whenever a Parquet table's columns change meaning.
 SCHEMA_VERSION = 1
+
+
+class UsageError(Exception):
+    """Bad input or an impossible request: every CLI prints it as one line and exits with status 2."""

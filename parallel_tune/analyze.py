@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from parallel_tune import metrics, report
+from parallel_tune import UsageError, files, metrics, report
 from parallel_tune.results import (
     Experiment,
     ResultsError,
@@ -40,45 +40,19 @@ class Analysis:
     experiment: Experiment
 
 
-def compute(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> dict:
+def compute(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> metrics.Findings:
     """All metric tables for one experiment (pure: no files)."""
     space = experiment.metadata.get("space", {})
-    keys = experiment.grid_keys or ["num_env_runners", "num_envs_per_env_runner"]
-    warmup = int(space.get("warmup_iterations", 1))
-    it = experiment.iterations
-    ran = (
-        experiment.trials[experiment.trials["status"] != "SKIPPED"]
-        if not experiment.trials.empty
-        else experiment.trials
+    return metrics.findings(
+        experiment.iterations,
+        experiment.trials,
+        experiment.telemetry,
+        config_keys=experiment.config_keys,
+        baseline=space.get("baseline", {}),
+        warmup_iterations=int(space.get("warmup_iterations", 1)),
+        logical_cores=int(experiment.metadata.get("machine", {}).get("logical_cores") or 1),
+        ceiling=ceiling,
     )
-    summary = metrics.summarize(it, group_keys=keys, warmup_iterations=warmup) if not it.empty else pd.DataFrame()
-    if summary.empty:
-        scaled, runner_slice, fit, rec = summary, summary, {"points": 0}, {}
-    else:
-        scaled = metrics.scaling(summary, ran, space.get("baseline", {}), group_keys=keys)
-        if ceiling is not None and not ceiling.empty:
-            scaled = metrics.ceiling_fraction(scaled, ceiling)
-        runner_slice = metrics.runner_scaling(scaled) if "num_env_runners" in scaled else scaled.iloc[0:0]
-        fit = (
-            metrics.amdahl_fit(runner_slice["width"], runner_slice["slice_speedup"])
-            if len(runner_slice) > 1
-            else {"points": 0}
-        )
-        rec = metrics.recommend(scaled)
-    usage = metrics.telemetry_summary(experiment.telemetry)
-    cores = int(experiment.metadata.get("machine", {}).get("logical_cores") or 1)
-    warnings = (
-        metrics.misconfigurations(experiment.trials, usage, logical_cores=cores) if not experiment.trials.empty else []
-    )
-    return {
-        "scaled": scaled,
-        "runner_slice": runner_slice,
-        "fit": fit,
-        "recommendation": rec,
-        "usage": usage,
-        "warnings": warnings,
-        "restarts": metrics.restarts(it) if not it.empty else pd.DataFrame(),
-    }
 
 
 def analyze_experiment(
@@ -91,53 +65,37 @@ def analyze_experiment(
     ceiling_table, problem = read_ceiling(experiment, ceiling)
     if problem:
         experiment.problems.append(problem)
-    out_dir = Path(out_dir) if out_dir else experiment_dir / "analysis"
+    out_dir = Path(out_dir) if out_dir else experiment_dir / files.ANALYSIS_DIR
     before = _previous_trial_count(out_dir)
-    m = compute(experiment, ceiling_table)
+    found = compute(experiment, ceiling_table)
 
     write_tables(experiment, out_dir)
-    write_table(m["scaled"], out_dir / "summary.parquet", {**experiment.metadata, "amdahl": m["fit"]})
+    write_table(found.scaled, out_dir / files.table("summary"), {**experiment.metadata, "amdahl": found.fit})
     if ceiling_table is not None:  # so analysis/ alone has everything the notebook draws
-        write_table(ceiling_table, out_dir / "ceiling.parquet", experiment.metadata)
+        write_table(ceiling_table, out_dir / files.CEILING, experiment.metadata)
     space = experiment.metadata.get("space", {})
     machine = experiment.metadata.get("machine", {})
     dash = None
-    if not m["scaled"].empty:
+    if not found.scaled.empty:
         dash = report.dashboard(
-            m["scaled"],
-            fit=m["fit"],
-            usage=m["usage"],
-            trials=experiment.trials,
-            path=out_dir / "dashboard.png",
+            found,
+            experiment.trials,
+            path=out_dir / files.DASHBOARD,
             title=f"{space.get('name', '')}: {space.get('env', '')}, {machine.get('cpu_model', '')}",
-            ceiling=ceiling_table,
         )
-    text = report.render_markdown(
-        scaled=m["scaled"],
-        trials=experiment.trials,
-        metadata=experiment.metadata,
-        fit=m["fit"],
-        runner_slice=m["runner_slice"],
-        recommendation=m["recommendation"],
-        usage=m["usage"],
-        warnings=m["warnings"],
-        problems=experiment.problems,
-        restarts=m["restarts"],
-        ceiling=ceiling_table,
-    )
-    report_path = out_dir / "report.md"
-    report_path.write_text(text)
+    report_path = out_dir / files.REPORT
+    report_path.write_text(report.render_markdown(found, experiment.trials, experiment.metadata, experiment.problems))
     n = len(experiment.trials)
     status = experiment.trials["status"].value_counts().to_dict() if n else {}
     change = f" (was {before})" if before is not None and before != n else ""
     print(f"analysis: {n} configs{change} {status}; tables, report and dashboard in {out_dir}", file=stream)
     for p in experiment.problems:
         print(f"  problem: {p}", file=stream)
-    return Analysis(out_dir, report_path, dash, m["scaled"], experiment)
+    return Analysis(out_dir, report_path, dash, found.scaled, experiment)
 
 
 def _previous_trial_count(out_dir: Path) -> int | None:
-    path = out_dir / "trials.parquet"
+    path = out_dir / files.table("trials")
     if not path.exists():
         return None
     try:
@@ -161,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             out_dir=Path(args.out) if args.out else None,
             ceiling=Path(args.ceiling) if args.ceiling else None,
         )
-    except ResultsError as exc:
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"report: {result.report}")

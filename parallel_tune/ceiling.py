@@ -24,15 +24,12 @@ from typing import Any
 import pandas as pd
 import ray
 
-from parallel_tune import SCHEMA_VERSION, spaces
-from parallel_tune.placement import why_unschedulable
-from parallel_tune.spaces import SpaceError
-
-FILENAME = "ceiling.parquet"
+from parallel_tune import SCHEMA_VERSION, UsageError, cluster, spaces
+from parallel_tune.placement import total, why_unschedulable
 
 
-class CeilingError(Exception):
-    """Bad input for a ceiling run; one line for the user, exit status 2."""
+class CeilingError(UsageError):
+    """Bad input for a ceiling run, or a width that failed."""
 
 
 @ray.remote(num_cpus=1)
@@ -119,10 +116,8 @@ def measure(
     stream=None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The ceiling at each width that fits the running Ray cluster, and why any width was left out."""
-    from parallel_tune.sweep import cluster_nodes
-
     stream = stream or sys.stdout
-    nodes = cluster_nodes()
+    nodes = cluster.cluster_nodes()
     rows, skipped = [], []
     for i, width in enumerate(sorted(set(widths)), 1):
         reason = why_unschedulable([{"CPU": 1.0}] * width, strategy, nodes)
@@ -156,11 +151,6 @@ def metadata(env_id: str, strategy: str, skipped: list[str]) -> dict[str, Any]:
         "skipped": skipped,
         "machine": describe(resources),
     }
-
-
-def sampling_processes(configs: list[dict[str, Any]]) -> list[int]:
-    """The sampling-process counts of a space's configs (0 runners: the main process samples)."""
-    return sorted({max(int(c.get(spaces.RUNNERS, 1) or 0), 1) for c in configs})
 
 
 def run(
@@ -206,34 +196,29 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    from parallel_tune.sweep import SweepError, check_env, cluster_nodes, init_ray, local_nodes
-
     try:
         if args.duration <= 0 or args.warmup < 0:
             raise CeilingError("--duration must be > 0 and --warmup >= 0")
         if args.num_cpus is not None and args.num_cpus < 1:
             raise CeilingError(f"--num-cpus must be >= 1, got {args.num_cpus}")
-        if args.address:  # a cluster's CPUs decide machine-dependent grids, as in the sweep
-            init_ray(args.address, None, None)
-            cpus = int(sum(n.get("CPU", 0) for n in cluster_nodes()))
-        else:
-            cpus = int(local_nodes(args.num_cpus, 0)[0]["CPU"])
+        # The cluster's CPUs decide machine-dependent grids, as in the sweep.
+        cpus = int(total(cluster.nodes(args.address, args.num_cpus, 0)).get("CPU", 1))
         space = spaces.load(args.space, cpus=cpus)
         env_id = args.env or space.env
-        check_env(env_id)
+        cluster.check_env(env_id)
         if args.processes:
             widths = spaces.parse_int_list(args.processes, option="--processes", minimum=1)
         else:
-            widths = sampling_processes(space.configs())
+            widths = space.sampling_widths()
         out = Path(args.out or f"ceiling_{env_id}_{dt.datetime.now():%Y-%m-%d_%H-%M-%S}.parquet")
         if out.exists():
             raise CeilingError(f"{out} already exists; results are never overwritten")
         if not out.parent.is_dir():
             raise CeilingError(f"--out: directory {out.parent} does not exist")
-        init_ray(args.address, args.num_cpus, None)
+        cluster.init_ray(args.address, args.num_cpus, None)
         print(f"ceiling: {env_id}, widths {widths}, {args.warmup:g} s warm-up + {args.duration:g} s each")
         run(env_id, widths, out, duration_s=args.duration, warmup_s=args.warmup, strategy=space.placement_strategy)
-    except (CeilingError, SpaceError, SweepError) as exc:
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"ceiling: written to {out}")

@@ -17,10 +17,15 @@ No Ray, no I/O, no printing; every knob is an argument. The tables:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
-#: The original study's rating bands on efficiency (%): (name, lower edge), best first.
+from parallel_tune import spaces
+
+#: The original study's rating bands on efficiency (%): (name, lower edge), best first. The top
+#: band starts *above* its edge (Excellent > 70 %); the others at it (Good 60-70 %).
 RATING_BANDS = (("Excellent", 70.0), ("Good", 60.0), ("Acceptable", 50.0), ("Poor", 0.0))
 RLLIB_TIMER_EMA_COEFF = 0.01
 
@@ -145,14 +150,13 @@ def summarize(
 
 
 def rating(efficiency_pct: float) -> str:
-    """The original study's bands: Excellent > 70 %, Good 60-70, Acceptable 50-60, Poor < 50."""
+    """The band of ``RATING_BANDS`` an efficiency falls in; "n/a" for NaN."""
     if efficiency_pct is None or np.isnan(efficiency_pct):
         return "n/a"
-    if efficiency_pct > 70.0:
-        return "Excellent"
-    if efficiency_pct >= 60.0:
-        return "Good"
-    return "Acceptable" if efficiency_pct >= 50.0 else "Poor"
+    (top, top_edge), *rest = RATING_BANDS
+    if efficiency_pct > top_edge:
+        return top
+    return next((name for name, edge in rest if efficiency_pct >= edge), rest[-1][0])
 
 
 def scaling(summary: pd.DataFrame, trials: pd.DataFrame, baseline: dict, *, group_keys: list[str]) -> pd.DataFrame:
@@ -248,7 +252,7 @@ def ceiling_fraction(scaled: pd.DataFrame, ceiling: pd.DataFrame) -> pd.DataFram
     are matched exactly, not interpolated) and ceiling_fraction_pct.
     """
     out = scaled.copy()
-    out["sampling_processes"] = out["num_env_runners"].fillna(0).astype(int).clip(lower=1)
+    out["sampling_processes"] = spaces.sampling_processes(out["num_env_runners"].fillna(0).astype(int))
     by_width = ceiling.groupby("processes")["env_steps_per_s"].median()
     out["ceiling_env_steps_per_s"] = out["sampling_processes"].map(by_width).astype(float)
     out["ceiling_fraction_pct"] = 100 * out["env_steps_per_s"] / out["ceiling_env_steps_per_s"]
@@ -350,3 +354,54 @@ def misconfigurations(
         if load > logical_cores:
             out.append(f"{name}: load average peaked at {load:.1f}, above the machine's {logical_cores} logical cores")
     return out
+
+
+@dataclass
+class Findings:
+    """Every metric table of one experiment: what the report and the dashboard draw from."""
+
+    scaled: pd.DataFrame
+    runner_slice: pd.DataFrame = field(default_factory=pd.DataFrame)
+    fit: dict = field(default_factory=lambda: {"points": 0})
+    recommendation: dict = field(default_factory=dict)
+    usage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)
+    restarts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ceiling: pd.DataFrame | None = None
+
+
+def findings(
+    iterations: pd.DataFrame,
+    trials: pd.DataFrame,
+    telemetry: pd.DataFrame,
+    *,
+    config_keys: list[str],
+    baseline: dict,
+    warmup_iterations: int,
+    logical_cores: int,
+    ceiling: pd.DataFrame | None = None,
+) -> Findings:
+    """All of the above over one experiment's tables (``results.Experiment``'s three)."""
+    usage = telemetry_summary(telemetry)
+    warnings = misconfigurations(trials, usage, logical_cores=logical_cores) if not trials.empty else []
+    if iterations.empty:
+        return Findings(pd.DataFrame(), usage=usage, warnings=warnings, ceiling=ceiling)
+    summary = summarize(iterations, group_keys=config_keys, warmup_iterations=warmup_iterations)
+    if summary.empty:
+        return Findings(summary, usage=usage, warnings=warnings, ceiling=ceiling)
+    ran = trials[trials["status"] != "SKIPPED"]
+    scaled = scaling(summary, ran, baseline, group_keys=config_keys)
+    if ceiling is not None and not ceiling.empty:
+        scaled = ceiling_fraction(scaled, ceiling)
+    runner_slice = runner_scaling(scaled)
+    fit = amdahl_fit(runner_slice["width"], runner_slice["slice_speedup"]) if len(runner_slice) > 1 else {"points": 0}
+    return Findings(
+        scaled=scaled,
+        runner_slice=runner_slice,
+        fit=fit,
+        recommendation=recommend(scaled),
+        usage=usage,
+        warnings=warnings,
+        restarts=restarts(iterations),
+        ceiling=ceiling,
+    )

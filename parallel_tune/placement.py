@@ -21,6 +21,15 @@ def _take(bundle: Bundle, free: Bundle) -> None:
         free[k] = free.get(k, 0.0) - v
 
 
+def total(resources: Sequence[Bundle]) -> Bundle:
+    """Resources summed over bundles or nodes: ``[{"CPU": 2}, {"CPU": 2, "GPU": 1}]`` -> 4 CPU, 1 GPU."""
+    out: Bundle = {}
+    for r in resources:
+        for k, v in r.items():
+            out[k] = out.get(k, 0.0) + float(v)
+    return out
+
+
 def why_unschedulable(bundles: Sequence[Bundle], strategy: str, nodes: Sequence[Bundle]) -> str | None:
     """``None`` if the bundles can be placed on an idle cluster, else the reason.
 
@@ -28,14 +37,7 @@ def why_unschedulable(bundles: Sequence[Bundle], strategy: str, nodes: Sequence[
     with the largest bundles first; good enough for the few bundle shapes
     RLlib asks for (main, env runner, learner).
     """
-    need: Bundle = {}
-    for b in bundles:
-        for k, v in b.items():
-            need[k] = need.get(k, 0.0) + v
-    have: Bundle = {}
-    for n in nodes:
-        for k, v in n.items():
-            have[k] = have.get(k, 0.0) + v
+    need, have = total(bundles), total(nodes)
     short = [k for k, v in need.items() if have.get(k, 0.0) + 1e-9 < v]
     if short:
         return "needs " + _fmt(need) + f", the cluster has {_fmt({k: have.get(k, 0.0) for k in need}, zeros=True)}"

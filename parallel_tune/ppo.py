@@ -32,13 +32,12 @@ class Reservation:
 
 
 def config_dict(space: SearchSpace, point: dict[str, Any]) -> dict[str, Any]:
-    """The flat RLlib config dict of one trial (fixed settings + grid point)."""
-    return {
-        "env": space.env,
-        **space.ppo,
-        **point,
-        "placement_strategy": space.placement_strategy,
-    }
+    """The flat RLlib config dict of one trial (fixed settings + grid point).
+
+    Runners and envs per runner are always explicit, so every trial's recorded
+    config says how many processes sampled, even where the space left RLlib's default.
+    """
+    return {"env": space.env, **space.full_config(point), "placement_strategy": space.placement_strategy}
 
 
 def _known_keys() -> set[str]:
@@ -85,8 +84,3 @@ def param_space(space: SearchSpace) -> dict[str, Any]:
 
     base = config_dict(space, {})
     return {**base, **{k: tune.grid_search(list(v)) for k, v in space.grid.items()}}
-
-
-def trial_name(config: dict[str, Any], keys: list[str]) -> str:
-    """``ppo[num_env_runners=4,num_envs_per_env_runner=2]``: directories, logs and rows line up."""
-    return "ppo[" + ",".join(f"{k}={config[k]}" for k in keys) + "]"

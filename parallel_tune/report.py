@@ -1,4 +1,9 @@
-"""Markdown report and seaborn dashboard, from the metric tables only."""
+"""Markdown report and seaborn dashboard, from the metric tables only.
+
+``render_markdown`` joins one function per section, ``dashboard`` one
+function per panel; each takes ``metrics.Findings`` (and the trials table or
+the experiment's recorded metadata where it needs them) and nothing else.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from parallel_tune.metrics import RATING_BANDS
+from parallel_tune.files import DASHBOARD
+from parallel_tune.metrics import RATING_BANDS, Findings
 
 _BAND_COLOURS = {"Excellent": "#2e7d32", "Good": "#9ccc65", "Acceptable": "#ffca28", "Poor": "#ef5350"}
+_ORDER = ["sampling_cpus", "total_envs"]
 
 
 def _num(v: Any, fmt: str = ".2f") -> str:
@@ -50,251 +57,271 @@ def config_label(row: pd.Series) -> str:
     return f"{int(r)}r x {int(e)}e" if not pd.isna(r) else str(row.get("trial_name"))
 
 
+def rating_legend() -> str:
+    """'Excellent > 70 %, Good 60-70 %, Acceptable 50-60 %, Poor < 50 %', from ``RATING_BANDS``."""
+    (top, top_edge), *rest = RATING_BANDS
+    parts, upper = [f"{top} > {top_edge:g} %"], top_edge
+    for name, edge in rest[:-1]:
+        parts.append(f"{name} {edge:g}-{upper:g} %")
+        upper = edge
+    return ", ".join([*parts, f"{rest[-1][0]} < {upper:g} %"])
+
+
 def render_markdown(
-    *,
-    scaled: pd.DataFrame,
+    found: Findings,
     trials: pd.DataFrame,
     metadata: dict[str, Any],
-    fit: dict[str, float],
-    runner_slice: pd.DataFrame,
-    recommendation: dict[str, Any],
-    usage: pd.DataFrame,
-    warnings: list[str],
     problems: list[str],
-    ceiling: pd.DataFrame | None = None,
-    restarts: pd.DataFrame | None = None,
-    dashboard_name: str = "dashboard.png",
+    *,
+    dashboard_name: str = DASHBOARD,
 ) -> str:
+    """The whole report: one section function after another."""
+    space = metadata.get("space", {})
+    sections = [
+        header_section(metadata, dashboard_name),
+        results_section(found, int(space.get("warmup_iterations", 1))),
+        recommendation_section(found),
+        why_section(found),
+        ceiling_section(found),
+        hardware_section(found, trials, metadata.get("options", {})),
+        misconfiguration_section(found),
+        failed_section(trials),
+        problems_section(problems),
+    ]
+    return "\n".join(line for section in sections for line in section)
+
+
+def header_section(metadata: dict[str, Any], dashboard_name: str) -> list[str]:
     space = metadata.get("space", {})
     machine = metadata.get("machine", {})
     versions = machine.get("versions", {})
     ppo = space.get("ppo", {})
     gpus = ", ".join(machine.get("gpu_models") or []) or "none"
-    out = [f"# Scaling report: {space.get('name', '?')}", ""]
-    out.append(
+    return [
+        f"# Scaling report: {space.get('name', '?')}",
+        "",
         f"{space.get('env', '?')}, PPO train_batch_size {ppo.get('train_batch_size', '?')}, "
         f"{space.get('iterations', '?')} iterations per config ({space.get('warmup_iterations', '?')} warm-up, "
         f"excluded). Machine: {machine.get('cpu_model', '?')}, {machine.get('logical_cores', '?')} logical / "
         f"{machine.get('physical_cores', '?')} physical cores, GPUs: {gpus}. "
         + ", ".join(f"{k} {versions.get(k, '?')}" for k in ("ray", "torch", "gymnasium", "mujoco"))
-        + f"; run {machine.get('date_utc', '?')}."
-    )
-    out += ["", f"![dashboard]({dashboard_name})", ""]
+        + f"; run {machine.get('date_utc', '?')}.",
+        "",
+        f"![dashboard]({dashboard_name})",
+        "",
+    ]
 
-    if not scaled.empty:
-        out += ["## Results", ""]
-        rows = []
-        for _, r in scaled.sort_values(["sampling_cpus", "total_envs"]).iterrows():
-            flag = " ⚠ wide CI" if r["unreliable"] else ""
-            rows.append(
-                [
-                    config_label(r),
-                    str(int(r["total_envs"])),
-                    _num(r["sampling_cpus"], "g"),
-                    _with_ci(r, "time_per_iter_s"),
-                    _num(r["env_steps_per_s"], ",.0f"),
-                    _num(r["speedup"]) + "x",
-                    _num(r["efficiency_per_env_pct"], ".1f") + " %",
-                    _num(r["efficiency_per_cpu_pct"], ".1f") + " %",
-                    r["rating"] + flag,
-                ]
-            )
-        out.append(
-            _table(
-                [
-                    "config",
-                    "envs",
-                    "sampling CPUs",
-                    "s/iter [95 % CI]",
-                    "env steps/s",
-                    "speedup",
-                    "eff./env",
-                    "eff./CPU",
-                    "rating",
-                ],
-                rows,
-                "lrrrrrrrl",
-            )
-        )
-        base = scaled["baseline_name"].iloc[0]
-        out += [
-            "",
-            f"Speedup is relative to {base}. Efficiency per env = speedup / (envs / baseline envs), the original "
-            "study's definition; per CPU = speedup / (sampling CPUs / baseline's), since extra envs per runner add "
-            "no cores. Ratings (per env, the original study's bands): Excellent > 70 %, Good 60-70 %, "
-            "Acceptable 50-60 %, Poor < 50 %.",
-            "",
-        ]
-        warmup = space.get("warmup_iterations", 1)
-        for _, r in (restarts if restarts is not None else pd.DataFrame()).iterrows():
-            out.append(
-                f"- {r['trial_name']} continued from its checkpoint after iteration "
-                f"{int(r['restored_after_iteration'])} (a resumed sweep); its first {warmup} iteration(s) after the "
-                "restore paid actor start-up again and are excluded like warm-up."
-            )
-        if restarts is not None and len(restarts):
-            out.append("")
 
-    if recommendation:
-        fastest = recommendation["fastest"]
-        out += ["## Recommendation", ""]
-        line = (
-            f"- **Fastest:** {config_label(pd.Series(fastest))} ({_plural(fastest['sampling_cpus'], 'sampling CPU')}), "
-            f"{_num(fastest['time_per_iter_s'])} s/iter, "
-            f"{_num(fastest['env_steps_per_s'], ',.0f')} env steps/s, "
-            f"efficiency {_num(fastest['efficiency_per_cpu_pct'], '.0f')} % per CPU"
-        )
-        if ceiling is not None and "ceiling_fraction_pct" in fastest:
-            line += (
-                f", {_num(fastest.get('ceiling_fraction_pct'), '.1f')} % of the raw environment ceiling at "
-                f"{_plural(fastest.get('sampling_processes'), 'process')}"
-            )
-        else:
-            line += " (no ceiling measured: sweep with `--ceiling` to see how far this is from the bare environment)"
-        out.append(line + ".")
-        good = recommendation.get("largest_good")
-        if good:
-            out.append(
-                f"- **Widest config still rated Good or better:** {config_label(pd.Series(good))} "
-                f"({_num(good['efficiency_per_env_pct'], '.1f')} % per env, {_num(good['speedup'])}x)."
-            )
-        else:
-            out.append("- No config above the baseline is rated Good or better.")
-        out.append("")
-
-    if not scaled.empty:
-        out += ["## Why scaling stops", "", "Where each iteration's time goes (medians over measured iterations):", ""]
-        rows = []
-        for _, r in scaled.sort_values(["sampling_cpus", "total_envs"]).iterrows():
-            rows.append(
-                [
-                    config_label(r),
-                    _num(r["time_per_iter_s"]),
-                    f"{_num(r['sampling_s'])} ({_num(r['sampling_share_pct'], '.0f')} %)",
-                    f"{_num(r['learner_update_s'])} ({_num(r['learner_update_share_pct'], '.0f')} %)",
-                    f"{_num(r['weight_sync_s'], '.3f')} ({_num(r['weight_sync_share_pct'], '.0f')} %)",
-                    f"{_num(r['other_s'])} ({_num(r['other_share_pct'], '.0f')} %)",
-                    _num(r["env_step_per_step_ms"], ".3f"),
-                    _num(r["inference_per_step_ms"], ".3f"),
-                    _num(r["env_to_module_per_step_ms"] + r["module_to_env_per_step_ms"], ".3f"),
-                ]
-            )
-        out.append(
-            _table(
-                [
-                    "config",
-                    "s/iter",
-                    "sampling s",
-                    "learner s",
-                    "weight sync s",
-                    "other s",
-                    "env step ms",
-                    "inference ms",
-                    "connectors ms",
-                ],
-                rows,
-            )
-        )
-        out += [
-            "",
-            "Iteration timers are recovered from RLlib's `timers/*`, which are EMAs with coefficient 0.01 "
-            "(their raw value after 10 iterations is still ~90 % the warm-up iteration's). Per-step columns "
-            "are per step of one env runner over all its envs (`env_step_timer`, `rlmodule_inference_timer`, and the "
-            "env-to-module + module-to-env connector pipelines).",
-            "",
-        ]
-        if fit.get("points", 0):
-            out.append(
-                f"**Amdahl's law** over the runner-only configs ({fit['points']} widths > 1): serial fraction "
-                f"{_num(100 * fit['serial_fraction'], '.1f')} %, so speedup cannot exceed "
-                f"{_num(fit['max_speedup'], '.1f')}x however many runners (fit RMSE {_num(fit['rmse'], '.2f')}x)."
-            )
-            kf = runner_slice.dropna(subset=["karp_flatt_serial_fraction"])
-            if len(kf):
-                out.append(
-                    "Karp-Flatt serial fraction by width: "
-                    + ", ".join(
-                        f"{int(r['num_env_runners'])} runners {100 * r['karp_flatt_serial_fraction']:.1f} %"
-                        for _, r in kf.iterrows()
-                    )
-                    + ". A fraction that grows with width means the overhead grows with the number of runners "
-                    "(synchronisation, collection), not a fixed serial part."
-                )
-            out.append("")
-
-    if ceiling is not None and not ceiling.empty and "ceiling_fraction_pct" in scaled:
-        out += ["## Against the raw environment ceiling", ""]
-        rows = [
+def results_section(found: Findings, warmup_iterations: int) -> list[str]:
+    scaled = found.scaled
+    if scaled.empty:
+        return []
+    rows = []
+    for _, r in scaled.sort_values(_ORDER).iterrows():
+        flag = " ⚠ wide CI" if r["unreliable"] else ""
+        rows.append(
             [
                 config_label(r),
-                _num(r["sampling_processes"], "g"),
+                str(int(r["total_envs"])),
+                _num(r["sampling_cpus"], "g"),
+                _with_ci(r, "time_per_iter_s"),
                 _num(r["env_steps_per_s"], ",.0f"),
-                _num(r["ceiling_env_steps_per_s"], ",.0f"),
-                _num(r["ceiling_fraction_pct"], ".1f") + " %",
+                _num(r["speedup"]) + "x",
+                _num(r["efficiency_per_env_pct"], ".1f") + " %",
+                _num(r["efficiency_per_cpu_pct"], ".1f") + " %",
+                r["rating"] + flag,
             ]
-            for _, r in scaled.sort_values(["sampling_cpus", "total_envs"]).iterrows()
-        ]
-        out.append(_table(["config", "sampling processes", "PPO env steps/s", "raw env steps/s", "fraction"], rows))
-        by_width = ceiling.sort_values("processes")
-        raw = ", ".join(f"{int(r.processes)}: {r.env_steps_per_s:,.0f}" for r in by_width.itertuples())
-        out += [
-            "",
-            "The raw ceiling is the same environment stepped with random actions by as many processes at once, no "
-            f"RLlib (`parallel_tune.ceiling`; steps/s by processes: {raw}). The gap is what RLlib adds per step "
-            "(policy inference, connectors, episode collection), not physics. Widths are matched exactly; a config "
-            "whose width was not measured shows n/a.",
-            "",
-        ]
-
-    if not usage.empty:
-        out += ["## Hardware use", ""]
-        merged = trials.merge(usage, on="trial_name", how="inner")
-        rows = [
-            [
-                config_label(r),
-                _num(r["cpus_reserved"], "g"),
-                _num(r["cpu_util_pct_mean"], ".0f") + " %",
-                _num(r["cpu_util_pct_peak"], ".0f") + " %",
-                _num(r["busy_cores_mean"], ".1f"),
-                _num(r["gpu_util_pct_mean"], ".0f"),
-                _num(r["gpu_mem_used_mb_peak"], ",.0f"),
-            ]
-            for _, r in merged.iterrows()
-        ]
-        out.append(
-            _table(["config", "CPUs reserved", "CPU mean", "CPU peak", "busy cores", "GPU % mean", "GPU MB peak"], rows)
         )
-        out += ["", "Sampled in the driver every ~1 s (head node only on a cluster)."]
-        if not usage["gpu_util_pct_mean"].notna().any():
-            out.append("No GPU was visible to NVML on this machine: GPU columns are empty, not zero.")
+    header = ["config", "envs", "sampling CPUs", "s/iter [95 % CI]", "env steps/s", "speedup", "eff./env"]
+    out = ["## Results", "", _table([*header, "eff./CPU", "rating"], rows, "lrrrrrrrl")]
+    out += [
+        "",
+        f"Speedup is relative to {scaled['baseline_name'].iloc[0]}. Efficiency per env = speedup / (envs / baseline "
+        "envs), the original study's definition; per CPU = speedup / (sampling CPUs / baseline's), since extra envs "
+        f"per runner add no cores. Ratings (per env, the original study's bands): {rating_legend()}.",
+        "",
+    ]
+    for _, r in found.restarts.iterrows():
+        out.append(
+            f"- {r['trial_name']} continued from its checkpoint after iteration "
+            f"{int(r['restored_after_iteration'])} (a resumed sweep); its first {warmup_iterations} iteration(s) "
+            "after the restore paid actor start-up again and are excluded like warm-up."
+        )
+    if len(found.restarts):
         out.append("")
-    if warnings:
-        out += ["### Misconfigurations", ""] + [f"- {w}" for w in warnings] + [""]
+    return out
 
-    failed = trials[trials["status"].isin(["ERROR", "SKIPPED", "PENDING", "RUNNING", "PAUSED"])]
-    if not failed.empty:
-        out += ["## Failed, skipped or unfinished configs", ""]
-        rows = [
-            [r["trial_name"], r["status"], str(int(r["iterations_completed"])), str(r["error"] or "")[:160]]
-            for _, r in failed.iterrows()
+
+def recommendation_section(found: Findings) -> list[str]:
+    if not found.recommendation:
+        return []
+    fastest = found.recommendation["fastest"]
+    line = (
+        f"- **Fastest:** {config_label(pd.Series(fastest))} ({_plural(fastest['sampling_cpus'], 'sampling CPU')}), "
+        f"{_num(fastest['time_per_iter_s'])} s/iter, "
+        f"{_num(fastest['env_steps_per_s'], ',.0f')} env steps/s, "
+        f"efficiency {_num(fastest['efficiency_per_cpu_pct'], '.0f')} % per CPU"
+    )
+    if found.ceiling is not None and "ceiling_fraction_pct" in fastest:
+        line += (
+            f", {_num(fastest.get('ceiling_fraction_pct'), '.1f')} % of the raw environment ceiling at "
+            f"{_plural(fastest.get('sampling_processes'), 'process')}"
+        )
+    else:
+        line += " (no ceiling measured: sweep with `--ceiling` to see how far this is from the bare environment)"
+    out = ["## Recommendation", "", line + "."]
+    good = found.recommendation.get("largest_good")
+    if good:
+        out.append(
+            f"- **Widest config still rated Good or better:** {config_label(pd.Series(good))} "
+            f"({_num(good['efficiency_per_env_pct'], '.1f')} % per env, {_num(good['speedup'])}x)."
+        )
+    else:
+        out.append("- No config above the baseline is rated Good or better.")
+    return [*out, ""]
+
+
+def why_section(found: Findings) -> list[str]:
+    scaled, fit = found.scaled, found.fit
+    if scaled.empty:
+        return []
+    rows = [
+        [
+            config_label(r),
+            _num(r["time_per_iter_s"]),
+            f"{_num(r['sampling_s'])} ({_num(r['sampling_share_pct'], '.0f')} %)",
+            f"{_num(r['learner_update_s'])} ({_num(r['learner_update_share_pct'], '.0f')} %)",
+            f"{_num(r['weight_sync_s'], '.3f')} ({_num(r['weight_sync_share_pct'], '.0f')} %)",
+            f"{_num(r['other_s'])} ({_num(r['other_share_pct'], '.0f')} %)",
+            _num(r["env_step_per_step_ms"], ".3f"),
+            _num(r["inference_per_step_ms"], ".3f"),
+            _num(r["env_to_module_per_step_ms"] + r["module_to_env_per_step_ms"], ".3f"),
         ]
-        out.append(_table(["config", "status", "iterations", "why"], rows, "llrl"))
+        for _, r in scaled.sort_values(_ORDER).iterrows()
+    ]
+    header = ["config", "s/iter", "sampling s", "learner s", "weight sync s", "other s", "env step ms"]
+    out = ["## Why scaling stops", "", "Where each iteration's time goes (medians over measured iterations):", ""]
+    out += [_table([*header, "inference ms", "connectors ms"], rows)]
+    out += [
+        "",
+        "Iteration timers are recovered from RLlib's `timers/*`, which are EMAs with coefficient 0.01 "
+        "(their raw value after 10 iterations is still ~90 % the warm-up iteration's). Per-step columns "
+        "are per step of one env runner over all its envs (`env_step_timer`, `rlmodule_inference_timer`, and the "
+        "env-to-module + module-to-env connector pipelines).",
+        "",
+    ]
+    if fit.get("points", 0):
+        out.append(
+            f"**Amdahl's law** over the runner-only configs ({fit['points']} widths > 1): serial fraction "
+            f"{_num(100 * fit['serial_fraction'], '.1f')} %, so speedup cannot exceed "
+            f"{_num(fit['max_speedup'], '.1f')}x however many runners (fit RMSE {_num(fit['rmse'], '.2f')}x)."
+        )
+        kf = found.runner_slice.dropna(subset=["karp_flatt_serial_fraction"])
+        if len(kf):
+            out.append(
+                "Karp-Flatt serial fraction by width: "
+                + ", ".join(
+                    f"{int(r['num_env_runners'])} runners {100 * r['karp_flatt_serial_fraction']:.1f} %"
+                    for _, r in kf.iterrows()
+                )
+                + ". A fraction that grows with width means the overhead grows with the number of runners "
+                "(synchronisation, collection), not a fixed serial part."
+            )
         out.append("")
-    if problems:
-        out += ["## Problems reading the experiment", ""] + [f"- {p}" for p in problems] + [""]
-    return "\n".join(out)
+    return out
 
 
-def dashboard(
-    scaled: pd.DataFrame,
-    *,
-    fit: dict[str, float],
-    usage: pd.DataFrame,
-    trials: pd.DataFrame,
-    path: Path,
-    title: str = "",
-    ceiling: pd.DataFrame | None = None,
-) -> Path:
+def ceiling_section(found: Findings) -> list[str]:
+    scaled, ceiling = found.scaled, found.ceiling
+    if ceiling is None or ceiling.empty or "ceiling_fraction_pct" not in scaled:
+        return []
+    rows = [
+        [
+            config_label(r),
+            _num(r["sampling_processes"], "g"),
+            _num(r["env_steps_per_s"], ",.0f"),
+            _num(r["ceiling_env_steps_per_s"], ",.0f"),
+            _num(r["ceiling_fraction_pct"], ".1f") + " %",
+        ]
+        for _, r in scaled.sort_values(_ORDER).iterrows()
+    ]
+    raw = ", ".join(
+        f"{int(r.processes)}: {r.env_steps_per_s:,.0f}" for r in ceiling.sort_values("processes").itertuples()
+    )
+    return [
+        "## Against the raw environment ceiling",
+        "",
+        _table(["config", "sampling processes", "PPO env steps/s", "raw env steps/s", "fraction"], rows),
+        "",
+        "The raw ceiling is the same environment stepped with random actions by as many processes at once, no "
+        f"RLlib (`parallel_tune.ceiling`; steps/s by processes: {raw}). The gap is what RLlib adds per step "
+        "(policy inference, connectors, episode collection), not physics. Widths are matched exactly; a config "
+        "whose width was not measured shows n/a.",
+        "",
+    ]
+
+
+def hardware_section(found: Findings, trials: pd.DataFrame, options: dict[str, Any]) -> list[str]:
+    usage = found.usage
+    if usage.empty:
+        return []
+    merged = trials.merge(usage, on="trial_name", how="inner")
+    rows = [
+        [
+            config_label(r),
+            _num(r["cpus_reserved"], "g"),
+            _num(r["cpu_util_pct_mean"], ".0f") + " %",
+            _num(r["cpu_util_pct_peak"], ".0f") + " %",
+            _num(r["busy_cores_mean"], ".1f"),
+            _num(r["gpu_util_pct_mean"], ".0f"),
+            _num(r["gpu_mem_used_mb_peak"], ",.0f"),
+        ]
+        for _, r in merged.iterrows()
+    ]
+    header = ["config", "CPUs reserved", "CPU mean", "CPU peak", "busy cores", "GPU % mean", "GPU MB peak"]
+    interval = options.get("telemetry_interval_s")
+    every = f"every {interval:g} s" if interval else "at the sweep's --telemetry-interval"
+    out = [
+        "## Hardware use",
+        "",
+        _table(header, rows),
+        "",
+        f"Sampled in the driver {every} (head node only on a cluster).",
+    ]
+    if not usage["gpu_util_pct_mean"].notna().any():
+        out.append("No GPU was visible to NVML on this machine: GPU columns are empty, not zero.")
+    return [*out, ""]
+
+
+def misconfiguration_section(found: Findings) -> list[str]:
+    if not found.warnings:
+        return []
+    return ["### Misconfigurations", "", *(f"- {w}" for w in found.warnings), ""]
+
+
+def failed_section(trials: pd.DataFrame) -> list[str]:
+    failed = trials[trials["status"].isin(["ERROR", "SKIPPED", "PENDING", "RUNNING", "PAUSED"])]
+    if failed.empty:
+        return []
+    rows = [
+        [r["trial_name"], r["status"], str(int(r["iterations_completed"])), str(r["error"] or "")[:160]]
+        for _, r in failed.iterrows()
+    ]
+    return [
+        "## Failed, skipped or unfinished configs",
+        "",
+        _table(["config", "status", "iterations", "why"], rows, "llrl"),
+        "",
+    ]
+
+
+def problems_section(problems: list[str]) -> list[str]:
+    if not problems:
+        return []
+    return ["## Problems reading the experiment", "", *(f"- {p}" for p in problems), ""]
+
+
+def dashboard(found: Findings, trials: pd.DataFrame, *, path: Path, title: str = "") -> Path:
     """Six panels: speedup, efficiency with bands, throughput vs ceiling, time split, CPU and GPU use."""
     import matplotlib
 
@@ -303,16 +330,40 @@ def dashboard(
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook")
-    df = scaled.sort_values(["sampling_cpus", "total_envs"]).copy()
-    df["config"] = df.apply(config_label, axis=1)
-    df["envs per runner"] = df.get("num_envs_per_env_runner", pd.Series(1, index=df.index)).astype(int)
+    df = _plot_frame(found.scaled)
     # When only envs per runner vary, every config has the same CPUs: plot against envs instead.
     x, x_label = ("sampling_cpus", "sampling CPUs (env runners)")
     if df["sampling_cpus"].nunique() == 1:
         x, x_label = ("total_envs", "total envs (same sampling CPUs)")
+    merged = trials.merge(found.usage, on="trial_name", how="inner") if not found.usage.empty else pd.DataFrame()
+    if not merged.empty:
+        merged["config"] = merged.apply(config_label, axis=1)
     fig, axes = plt.subplots(2, 3, figsize=(18, 10.5))
+    speedup_panel(axes[0, 0], df, found.fit, x, x_label)
+    efficiency_panel(axes[0, 1], df)
+    throughput_panel(axes[0, 2], df, found.ceiling, x, x_label)
+    time_split_panel(axes[1, 0], df)
+    cpu_panel(axes[1, 1], merged)
+    if not merged.empty and merged["gpu_util_pct_mean"].notna().any():
+        gpu_panel(axes[1, 2], merged)
+    else:
+        per_step_panel(axes[1, 2], df)
+    if title:
+        fig.suptitle(title, fontsize=15)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
-    ax = axes[0, 0]
+
+def _plot_frame(scaled: pd.DataFrame) -> pd.DataFrame:
+    df = scaled.sort_values(_ORDER).copy()
+    df["config"] = df.apply(config_label, axis=1)
+    df["envs per runner"] = df.get("num_envs_per_env_runner", pd.Series(1, index=df.index)).astype(int)
+    return df
+
+
+def speedup_panel(ax, df: pd.DataFrame, fit: dict, x: str, x_label: str) -> None:
     top = max(float(df[x].max()), 1.0)
     base_cpus = float(df.loc[df["speedup"].sub(1).abs().idxmin(), x]) if len(df) else 1.0
     xs = np.linspace(base_cpus, top, 100)
@@ -327,7 +378,10 @@ def dashboard(
     ax.set(xlabel=x_label, ylabel="speedup vs baseline", title="Speedup")
     ax.legend(fontsize=8)
 
-    ax = axes[0, 1]
+
+def efficiency_panel(ax, df: pd.DataFrame) -> None:
+    import seaborn as sns
+
     long = df.melt(
         id_vars=["config"],
         value_vars=["efficiency_per_env_pct", "efficiency_per_cpu_pct"],
@@ -336,9 +390,8 @@ def dashboard(
     )
     long["per"] = long["per"].map({"efficiency_per_env_pct": "per env", "efficiency_per_cpu_pct": "per CPU"})
     ymax = max(110.0, float(long["efficiency %"].max()) * 1.1)
-    edges = [(n, f) for n, f in RATING_BANDS]
     upper = ymax
-    for name, floor in edges:
+    for name, floor in RATING_BANDS:
         ax.axhspan(floor, upper, color=_BAND_COLOURS[name], alpha=0.12, lw=0)
         ax.text(len(df) - 0.5, (floor + min(upper, ymax)) / 2, name, ha="right", va="center", fontsize=8, alpha=0.7)
         upper = floor
@@ -346,7 +399,8 @@ def dashboard(
     ax.set(ylim=(0, ymax), xlabel="", title="Parallel efficiency (rating bands: original study)")
     ax.tick_params(axis="x", rotation=45)
 
-    ax = axes[0, 2]
+
+def throughput_panel(ax, df: pd.DataFrame, ceiling: pd.DataFrame | None, x: str, x_label: str) -> None:
     for key, g in df.groupby("envs per runner"):
         yerr = [g["env_steps_per_s"] - g["env_steps_per_s_ci_low"], g["env_steps_per_s_ci_high"] - g["env_steps_per_s"]]
         ax.errorbar(
@@ -362,15 +416,19 @@ def dashboard(
             width = int(df["sampling_processes"].iloc[0]) if "sampling_processes" in df else 1
             level = ceiling.loc[ceiling["processes"] == width, "env_steps_per_s"]
             if len(level):
-                label = f"raw env ceiling, {_plural(width, 'process')}"
-                ax.axhline(level.median(), ls="--", color="black", label=label)
+                ax.axhline(
+                    level.median(), ls="--", color="black", label=f"raw env ceiling, {_plural(width, 'process')}"
+                )
         else:
             ax.plot(ceiling["processes"], ceiling["env_steps_per_s"], "s--", color="black", label="raw env ceiling")
         ax.set_yscale("log")
     ax.set(xlabel=x_label, ylabel="env steps / s", title="Throughput")
     ax.legend(fontsize=8)
 
-    ax = axes[1, 0]
+
+def time_split_panel(ax, df: pd.DataFrame) -> None:
+    import seaborn as sns
+
     parts = ["sampling_s", "learner_update_s", "weight_sync_s", "other_s"]
     bottom = np.zeros(len(df))
     for col, colour in zip(parts, sns.color_palette("deep", 4), strict=False):
@@ -381,10 +439,10 @@ def dashboard(
     ax.tick_params(axis="x", rotation=45)
     ax.legend(fontsize=8)
 
-    merged = trials.merge(usage, on="trial_name", how="inner") if not usage.empty else pd.DataFrame()
-    ax = axes[1, 1]
+
+def cpu_panel(ax, merged: pd.DataFrame) -> None:
+    """``merged``: the trials table joined with ``telemetry_summary`` on trial_name, with a ``config`` label."""
     if not merged.empty:
-        merged["config"] = merged.apply(config_label, axis=1)
         ax.bar(merged["config"], merged["busy_cores_mean"], color="#5c6bc0", label="busy cores (mean)")
         ax.scatter(
             merged["config"], merged["cpus_reserved"], color="black", marker="_", s=400, label="CPUs reserved", zorder=3
@@ -395,24 +453,23 @@ def dashboard(
     ax.set(ylabel="cores", title="CPU use vs reservation")
     ax.tick_params(axis="x", rotation=45)
 
-    ax = axes[1, 2]
-    if not merged.empty and merged["gpu_util_pct_mean"].notna().any():
-        ax.bar(merged["config"], merged["gpu_util_pct_mean"], color="#26a69a")
-        ax.set(ylabel="GPU utilisation % (mean)", ylim=(0, 100))
-    else:
-        per_step = df[["config", "env_step_per_step_ms", "inference_per_step_ms"]].copy()
-        per_step["connectors_per_step_ms"] = df["env_to_module_per_step_ms"] + df["module_to_env_per_step_ms"]
-        per_step = per_step.melt(id_vars="config", var_name="part", value_name="ms per runner step")
-        per_step["part"] = per_step["part"].str.replace("_per_step_ms", "").str.replace("_", " ")
-        sns.barplot(data=per_step, x="config", y="ms per runner step", hue="part", ax=ax)
-        ax.set(xlabel="", title="Inside an env runner, per step of all its envs")
+
+def gpu_panel(ax, merged: pd.DataFrame) -> None:
+    ax.bar(merged["config"], merged["gpu_util_pct_mean"], color="#26a69a")
+    ax.set(ylabel="GPU utilisation % (mean)", ylim=(0, 100), title="GPU use")
     ax.tick_params(axis="x", rotation=45)
-    if title:
-        fig.suptitle(title, fontsize=15)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+
+
+def per_step_panel(ax, df: pd.DataFrame) -> None:
+    import seaborn as sns
+
+    per_step = df[["config", "env_step_per_step_ms", "inference_per_step_ms"]].copy()
+    per_step["connectors_per_step_ms"] = df["env_to_module_per_step_ms"] + df["module_to_env_per_step_ms"]
+    per_step = per_step.melt(id_vars="config", var_name="part", value_name="ms per runner step")
+    per_step["part"] = per_step["part"].str.replace("_per_step_ms", "").str.replace("_", " ")
+    sns.barplot(data=per_step, x="config", y="ms per runner step", hue="part", ax=ax)
+    ax.set(xlabel="", title="Inside an env runner, per step of all its envs")
+    ax.tick_params(axis="x", rotation=45)
 
 
 def _speed(g: pd.DataFrame, side: str) -> pd.Series:

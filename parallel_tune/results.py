@@ -22,24 +22,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from parallel_tune import SCHEMA_VERSION
+from parallel_tune import SCHEMA_VERSION, UsageError, files, manifest, spaces
 from parallel_tune.metrics import unsmooth_ema
-from parallel_tune.ppo import trial_name
 
-MANIFEST = "parallel_tune.json"
-CEILING_FILE = "ceiling.parquet"  # written by the sweep's --ceiling step (parallel_tune.ceiling)
 META_KEY = b"parallel_tune"
-TELEMETRY_FILE = "telemetry.parquet"
 logger = logging.getLogger(__name__)
 
 
-class ResultsError(Exception):
-    """An experiment directory that cannot be read; one line for the user."""
+class ResultsError(UsageError):
+    """An experiment directory or table that cannot be read."""
 
 
 @dataclass
 class Experiment:
-    """iterations: one row per trial-iteration; trials: one per config (skipped too)."""
+    """iterations: one row per trial-iteration; trials: one per config (skipped too); telemetry: one per sample."""
 
     iterations: pd.DataFrame
     trials: pd.DataFrame
@@ -49,7 +45,12 @@ class Experiment:
 
     @property
     def grid_keys(self) -> list[str]:
-        return list(self.metadata.get("space", {}).get("grid", {}))
+        return list(self.metadata.get("space", {}).get("grid", {})) or list(spaces.RLLIB_DEFAULTS)
+
+    @property
+    def config_keys(self) -> list[str]:
+        """What tells configs apart in every table: the grid keys, then runners and envs per runner."""
+        return [*self.grid_keys, *(k for k in spaces.RLLIB_DEFAULTS if k not in self.grid_keys)]
 
 
 def _column_map() -> dict[str, str]:
@@ -105,16 +106,6 @@ _UNSMOOTH = {
 }
 
 
-def read_manifest(experiment_dir: Path) -> dict[str, Any]:
-    path = Path(experiment_dir) / MANIFEST
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{path} is corrupt ({exc}); it records the sweep's space and skipped configs") from None
-
-
 def read_ceiling(experiment: Experiment, path: Path | None = None) -> tuple[pd.DataFrame | None, str]:
     """The raw environment ceiling for ``experiment``: (table or None, a problem line or "").
 
@@ -131,7 +122,7 @@ def read_ceiling(experiment: Experiment, path: Path | None = None) -> tuple[pd.D
         if not {"processes", "env_steps_per_s"} <= set(table.columns):
             raise ResultsError(f"{path} is not a ceiling table (no processes / env_steps_per_s columns)")
         return table, ""
-    own = Path(experiment.metadata.get("experiment_dir", "")) / CEILING_FILE
+    own = Path(experiment.metadata.get("experiment_dir", "")) / files.CEILING
     if not own.exists():
         return None, ""
     try:
@@ -164,82 +155,59 @@ def _error_text(trial_dir: Path) -> str:
 
 
 def _reservation(trial) -> tuple[float, float, float]:
-    """(CPUs, GPUs, CPUs of the env-runner bundles) of the trial's placement group."""
+    """(CPUs, GPUs, CPUs of the processes that sample) of the trial's placement group."""
     bundles = trial.placement_group_factory.bundles
     cpus = sum(b.get("CPU", 0) for b in bundles)
     gpus = sum(b.get("GPU", 0) for b in bundles)
-    runners = int(trial.config.get("num_env_runners", 0) or 0)
-    per_runner = float(trial.config.get("num_cpus_per_env_runner", 1) or 1)
-    # With 0 runners RLlib samples in the main process: its bundle's CPUs sample.
-    sampling = runners * per_runner if runners else float(bundles[0].get("CPU", 1))
-    return float(cpus), float(gpus), float(sampling)
+    return float(cpus), float(gpus), spaces.sampling_cpus(trial.config, float(bundles[0].get("CPU", 1)))
 
 
 def load_experiment(experiment_dir: Path | str) -> Experiment:
-    experiment_dir = Path(experiment_dir).expanduser().resolve()
-    manifest = read_manifest(experiment_dir)
-    analysis = _open_analysis(experiment_dir)
-    grid_keys = list(manifest.get("space", {}).get("grid", {})) or ["num_env_runners", "num_envs_per_env_runner"]
-    columns = _column_map()
-    frames = analysis.trial_dataframes
-    problems: list[str] = []
-    iter_rows, trial_rows, telemetry = [], [], []
+    """Read a sweep's Tune experiment through Ray's ``ExperimentAnalysis``.
 
+    Returns the three tables of ``Experiment``, keyed by ``trial_name`` and the
+    config columns (``Experiment.config_keys``): per iteration, Tune's and
+    RLlib's result keys under our column names (``_column_map``) with RLlib's
+    EMA timers inverted to per-iteration seconds and the per-iteration
+    telemetry summaries; per config, status, error, reservation and where it
+    ran, skipped configs from the manifest included; per telemetry sample, the
+    trial's ``telemetry.parquet``. A trial whose files are missing or truncated
+    keeps its row and gets a line in ``problems``.
+    """
+    experiment_dir = Path(experiment_dir).expanduser().resolve()
+    record = manifest.read(experiment_dir) or manifest.Manifest(space={})
+    analysis = _open_analysis(experiment_dir)
+    metadata = {
+        "schema_version": SCHEMA_VERSION,
+        "experiment_dir": str(experiment_dir),
+        "space": record.space,
+        "machine": record.machine,
+        "command": record.command,
+        "options": record.options,
+    }
+    experiment = Experiment(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), metadata)
+    keys, grid_keys = experiment.config_keys, experiment.grid_keys
+    frames = analysis.trial_dataframes
+    iter_rows, trial_rows, telemetry = [], [], []
     for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
-        config = {k: trial.config.get(k) for k in grid_keys}
-        name = trial_name(config, grid_keys)
-        trial_dir = Path(trial.path)
-        cpus, gpus, sampling_cpus = _reservation(trial)
-        df = frames.get(trial.trial_id)
-        if df is None or df.empty or "training_iteration" not in df:
-            problems.append(f"{name}: no readable results in {trial_dir} (missing or truncated result files)")
-            df = pd.DataFrame(columns=["training_iteration"])
-        part = pd.DataFrame({ours: df[theirs] if theirs in df else float("nan") for theirs, ours in columns.items()})
-        part = part.dropna(subset=["iteration"]).sort_values("iteration")
-        part = part.drop_duplicates("iteration", keep="last")
-        for ema, raw in _UNSMOOTH.items():
-            part[raw] = unsmooth_ema(part[ema].astype(float)).to_numpy() if len(part) else []
-        telemetry_cols = [c for c in df.columns if c.startswith("telemetry/")]
-        for c in telemetry_cols:
-            part[c.split("/", 1)[1]] = df.loc[part.index, c]
+        config = {k: trial.config.get(k, spaces.RLLIB_DEFAULTS.get(k)) for k in keys}
+        name = files.trial_name(config, grid_keys)
+        part = _iterations(frames.get(trial.trial_id), name, experiment.problems, Path(trial.path))
         for k, v in reversed(config.items()):
             part.insert(0, k, v)
         part.insert(0, "trial_name", name)
         part.insert(0, "trial_id", trial.trial_id)
         iter_rows.append(part)
-
-        tel_path = trial_dir / TELEMETRY_FILE
-        if tel_path.exists():
-            try:
-                t = pd.read_parquet(tel_path)
-                t.insert(1, "trial_name", name)
-                telemetry.append(t)
-            except Exception as exc:
-                problems.append(f"{name}: telemetry file unreadable ({type(exc).__name__}); skipped")
-
-        error = _error_text(trial_dir) if trial.status == "ERROR" else ""
-        trial_rows.append(
-            {
-                "trial_id": trial.trial_id,
-                "trial_name": name,
-                **config,
-                "status": trial.status,
-                "error": error,
-                "iterations_completed": int(part["iteration"].max()) if len(part) else 0,
-                "cpus_reserved": cpus,
-                "gpus_reserved": gpus,
-                "sampling_cpus": sampling_cpus,
-                "node_ip": part["node_ip"].dropna().iloc[-1] if part["node_ip"].notna().any() else "",
-                "path": str(trial_dir),
-            }
-        )
-
-    for skipped in manifest.get("skipped", []):
-        config = {k: skipped["config"].get(k) for k in grid_keys}
+        samples = _telemetry(Path(trial.path), name, experiment.problems)
+        if samples is not None:
+            telemetry.append(samples)
+        trial_rows.append(_trial_row(trial, name, config, part))
+    for skipped in record.skipped:
+        config = {k: skipped["config"].get(k, record.space.get("ppo", {}).get(k)) for k in keys}
         trial_rows.append(
             {
                 "trial_id": "",
-                "trial_name": trial_name(config, grid_keys),
+                "trial_name": files.trial_name(config, grid_keys),
                 **config,
                 "status": "SKIPPED",
                 "error": skipped.get("reason", ""),
@@ -251,33 +219,62 @@ def load_experiment(experiment_dir: Path | str) -> Experiment:
                 "path": "",
             }
         )
+    experiment.iterations = _with_total_envs(pd.concat(iter_rows, ignore_index=True) if iter_rows else pd.DataFrame())
+    experiment.trials = _with_total_envs(pd.DataFrame(trial_rows))
+    experiment.telemetry = pd.concat(telemetry, ignore_index=True) if telemetry else pd.DataFrame()
+    return experiment
 
-    iterations = pd.concat(iter_rows, ignore_index=True) if iter_rows else pd.DataFrame()
-    trials = pd.DataFrame(trial_rows)
-    if not trials.empty:
-        trials["total_envs"] = _total_envs(trials)
-    if not iterations.empty:
-        iterations["total_envs"] = _total_envs(iterations)
-    metadata = {
-        "schema_version": SCHEMA_VERSION,
-        "experiment_dir": str(experiment_dir),
-        "space": manifest.get("space", {}),
-        "machine": manifest.get("machine", {}),
-        "command": manifest.get("command"),
+
+def _iterations(df: pd.DataFrame | None, name: str, problems: list[str], trial_dir: Path) -> pd.DataFrame:
+    """One trial's results under our column names, one row per iteration (the latest where repeated)."""
+    if df is None or df.empty or "training_iteration" not in df:
+        problems.append(f"{name}: no readable results in {trial_dir} (missing or truncated result files)")
+        df = pd.DataFrame(columns=["training_iteration"])
+    part = pd.DataFrame({ours: df[theirs] if theirs in df else float("nan") for theirs, ours in _column_map().items()})
+    part = part.dropna(subset=["iteration"]).sort_values("iteration")
+    part = part.drop_duplicates("iteration", keep="last")
+    for ema, raw in _UNSMOOTH.items():
+        part[raw] = unsmooth_ema(part[ema].astype(float)).to_numpy() if len(part) else []
+    for c in (c for c in df.columns if c.startswith("telemetry/")):
+        part[c.split("/", 1)[1]] = df.loc[part.index, c]
+    return part
+
+
+def _telemetry(trial_dir: Path, name: str, problems: list[str]) -> pd.DataFrame | None:
+    path = trial_dir / files.TELEMETRY
+    if not path.exists():
+        return None
+    try:
+        samples = pd.read_parquet(path)
+    except Exception as exc:
+        problems.append(f"{name}: telemetry file unreadable ({type(exc).__name__}); skipped")
+        return None
+    samples.insert(1, "trial_name", name)
+    return samples
+
+
+def _trial_row(trial, name: str, config: dict[str, Any], part: pd.DataFrame) -> dict[str, Any]:
+    cpus, gpus, sampling_cpus = _reservation(trial)
+    return {
+        "trial_id": trial.trial_id,
+        "trial_name": name,
+        **config,
+        "status": trial.status,
+        "error": _error_text(Path(trial.path)) if trial.status == "ERROR" else "",
+        "iterations_completed": int(part["iteration"].max()) if len(part) else 0,
+        "cpus_reserved": cpus,
+        "gpus_reserved": gpus,
+        "sampling_cpus": sampling_cpus,
+        "node_ip": part["node_ip"].dropna().iloc[-1] if part["node_ip"].notna().any() else "",
+        "path": str(trial.path),
     }
-    return Experiment(
-        iterations=iterations,
-        trials=trials,
-        telemetry=pd.concat(telemetry, ignore_index=True) if telemetry else pd.DataFrame(),
-        metadata=metadata,
-        problems=problems,
-    )
 
 
-def _total_envs(df: pd.DataFrame) -> pd.Series:
-    runners = df.get("num_env_runners", pd.Series(1, index=df.index)).fillna(0).astype(int)
-    envs = df.get("num_envs_per_env_runner", pd.Series(1, index=df.index)).fillna(1).astype(int)
-    return runners.clip(lower=1) * envs
+def _with_total_envs(df: pd.DataFrame) -> pd.DataFrame:
+    if not df.empty:
+        runners = df[spaces.RUNNERS].fillna(0).astype(int)
+        df["total_envs"] = spaces.total_envs(runners, df[spaces.ENVS_PER_RUNNER].fillna(1).astype(int))
+    return df
 
 
 def write_table(df: pd.DataFrame, path: Path, metadata: dict[str, Any]) -> Path:
@@ -301,4 +298,4 @@ def write_tables(experiment: Experiment, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {"iterations": experiment.iterations, "trials": experiment.trials, "telemetry": experiment.telemetry}
     meta = {**experiment.metadata, "problems": experiment.problems}
-    return {name: write_table(df, out_dir / f"{name}.parquet", meta) for name, df in tables.items()}
+    return {name: write_table(df, out_dir / files.table(name), meta) for name, df in tables.items()}

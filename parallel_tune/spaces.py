@@ -10,20 +10,28 @@ nothing of Ray: ``parallel_tune.ppo`` turns a space into Tune's param space.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
+
+from parallel_tune import UsageError
 
 SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
 
 PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
 
-#: Grid keys that change how many CPUs sample (the others only change work).
+#: The two settings every analysis needs, in the grid or fixed under ``ppo``. Runners are
+#: processes that sample (each reserves its own CPUs); envs per runner are env copies one
+#: runner steps in turn, batching their policy inference: more work per process, no more CPUs.
 RUNNERS = "num_env_runners"
 ENVS_PER_RUNNER = "num_envs_per_env_runner"
+
+#: RLlib's defaults for them (PPOConfig 2.60), for a space that sets neither; a test holds
+#: them to PPOConfig's own values.
+RLLIB_DEFAULTS = {RUNNERS: 2, ENVS_PER_RUNNER: 1}
 
 _TOP_KEYS = {
     "description": str,
@@ -39,7 +47,7 @@ _TOP_KEYS = {
 _REQUIRED = ("env", "iterations", "ppo", "grid")
 
 
-class SpaceError(ValueError):
+class SpaceError(UsageError, ValueError):
     """A search space that cannot be used; the message names the bad key."""
 
 
@@ -85,8 +93,18 @@ class SearchSpace:
             "checkpoint_frequency": self.checkpoint_frequency,
         }
 
-    def to_json(self) -> str:
-        return json.dumps({"name": self.name, **self.settings()}, sort_keys=True)
+    def full_config(self, point: dict[str, Any]) -> dict[str, Any]:
+        """What one grid point runs with: RLlib's parallelism defaults, the fixed settings, the point."""
+        return {**RLLIB_DEFAULTS, **self.ppo, **point}
+
+    def sampling_widths(self, points: list[dict[str, Any]] | None = None) -> list[int]:
+        """How many processes sample in these grid points (default: all): the widths a ceiling measures."""
+        full = (self.full_config(p) for p in (self.configs() if points is None else points))
+        return sorted({int(sampling_processes(c[RUNNERS])) for c in full})
+
+    def parallelism_keys(self) -> list[str]:
+        """The grid keys, then runners and envs per runner where the grid does not vary them."""
+        return [*self.grid, *(k for k in RLLIB_DEFAULTS if k not in self.grid)]
 
     def with_overrides(
         self,
@@ -224,9 +242,10 @@ def validate(space: SearchSpace) -> SearchSpace:
             raise SpaceError(f"{where}: grid.{key} lists a value twice: {values}")
     for key in (RUNNERS, ENVS_PER_RUNNER):
         low = 0 if key == RUNNERS else 1
-        for value in space.grid.get(key, []):
+        section, values = ("grid", space.grid[key]) if key in space.grid else ("ppo", [space.ppo.get(key, low)])
+        for value in values:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise SpaceError(f"{where}: grid.{key} values must be integers >= {low}, got {value!r}")
+                raise SpaceError(f"{where}: {section}.{key} values must be integers >= {low}, got {value!r}")
     for key in space.baseline:
         if key not in space.grid:
             raise SpaceError(f"{where}: baseline key {key!r} is not in the grid")
@@ -250,3 +269,24 @@ def parse_int_list(text: str, *, option: str, minimum: int) -> list[int]:
             raise SpaceError(f"{option}: {value} is listed twice")
         values.append(value)
     return values
+
+
+def sampling_processes(num_env_runners):
+    """Processes that step environments: the runners, or the main process itself when there are none.
+
+    Works on a number or a pandas Series alike.
+    """
+    return np.maximum(num_env_runners, 1)
+
+
+def sampling_cpus(config: dict[str, Any], main_process_cpus: float) -> float:
+    """CPUs reserved by the processes that sample: the env runners', or the main process's without runners."""
+    runners = int(config.get(RUNNERS, RLLIB_DEFAULTS[RUNNERS]) or 0)
+    if not runners:
+        return float(main_process_cpus)
+    return runners * float(config.get("num_cpus_per_env_runner", 1) or 1)
+
+
+def total_envs(num_env_runners, num_envs_per_env_runner):
+    """Environment copies sampled at once (the original study's "envs"); number or Series."""
+    return sampling_processes(num_env_runners) * num_envs_per_env_runner

@@ -59,11 +59,6 @@ def test_a_width_that_cannot_fit_is_refused_up_front(tmp_path):
     assert not out.exists()
 
 
-def test_sampling_processes_of_a_space():
-    configs = [{"num_env_runners": r, "num_envs_per_env_runner": e} for r in (0, 1, 4) for e in (1, 8)]
-    assert ceiling.sampling_processes(configs) == [1, 4]
-
-
 def test_an_env_that_fails_in_the_actors_is_one_error_not_a_traceback():
     import ray
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from parallel_tune import ppo, spaces
+from parallel_tune import files, ppo, spaces
 from parallel_tune.spaces import SpaceError
 
 
@@ -46,5 +46,29 @@ def test_param_space_is_a_tune_grid_and_names_are_deterministic():
     ps = ppo.param_space(space)
     assert ps["num_env_runners"] == {"grid_search": [1, 2, 4, 8]}
     assert ps["train_batch_size"] == 16384 and ps["env"] == "HalfCheetah-v5"
-    name = ppo.trial_name({"num_env_runners": 4, "num_envs_per_env_runner": 2, "lr": 1}, list(space.grid))
+    name = files.trial_name({"num_env_runners": 4, "num_envs_per_env_runner": 2, "lr": 1}, list(space.grid))
     assert name == "ppo[num_env_runners=4,num_envs_per_env_runner=2]"
+
+
+def test_the_parallelism_defaults_are_rllibs():
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    defaults = PPOConfig().to_dict()
+    assert {k: defaults[k] for k in spaces.RLLIB_DEFAULTS} == spaces.RLLIB_DEFAULTS
+
+
+def test_runners_fixed_under_ppo_are_reserved_and_recorded():
+    space = spaces.from_dict(
+        {
+            "env": "HalfCheetah-v5",
+            "iterations": 2,
+            "ppo": {"num_env_runners": 3, "num_cpus_for_main_process": 1},
+            "grid": {"num_envs_per_env_runner": [1, 2]},
+        },
+        name="fixed",
+    )
+    assert {ppo.reservation(space, c).cpus for c in space.configs()} == {4.0}
+    assert ppo.param_space(space)["num_env_runners"] == 3
+    # A space that sets neither still records how many processes sampled: RLlib's default.
+    bare = spaces.from_dict({"env": "HalfCheetah-v5", "iterations": 2, "ppo": {}, "grid": {"lr": [1e-3]}}, name="b")
+    assert ppo.config_dict(bare, {"lr": 1e-3})["num_env_runners"] == spaces.RLLIB_DEFAULTS["num_env_runners"]

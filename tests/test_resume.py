@@ -8,6 +8,7 @@ import time
 
 import pandas as pd
 import pytest
+import yaml
 
 from parallel_tune import metrics, sweep
 from parallel_tune.results import load_experiment
@@ -95,18 +96,23 @@ def test_a_continued_trial_recounts_its_warmup_after_the_restore(tmp_path):
 
 def test_a_config_whose_env_cannot_be_created_fails_and_the_others_finish(tmp_path):
     bad = tmp_path / "bad_env.yaml"
-    space = (ROOT / "search_spaces" / "smoke.yaml").read_text()
-    # The second config's environment id cannot be made: its env runner fails at start-up.
-    space = space.replace("  num_envs_per_env_runner: [1, 2]", "  env: [HalfCheetah-v5, NoSuchEnv-v0]")
-    bad.write_text(space.replace("  num_envs_per_env_runner: 1\n", ""))  # from the baseline
+    space = yaml.safe_load((ROOT / "search_spaces" / "smoke.yaml").read_text())
+    # The second config's environment id cannot be made: its env runner fails at start-up. The
+    # runners are fixed under ppo, not in the grid: the analysis still knows who sampled.
+    space["grid"] = {"env": ["HalfCheetah-v5", "NoSuchEnv-v0"]}
+    space["ppo"]["num_env_runners"] = 1
+    del space["baseline"]
+    bad.write_text(yaml.safe_dump(space))
     proc = run_cli("parallel_tune.sweep", "--space", str(bad), "--storage-path", str(tmp_path), "--name", "exp")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "1 finished, 1 failed" in proc.stdout
     trials = load_experiment(tmp_path / "exp").trials
     assert sorted(trials["status"]) == ["ERROR", "TERMINATED"]
     assert trials.set_index("status").loc["ERROR", "error"]
+    assert list(trials["num_env_runners"]) == [1, 1] and list(trials["total_envs"]) == [1, 1]
     report = (tmp_path / "exp" / "analysis" / "report.md").read_text()
     assert "## Failed, skipped or unfinished configs" in report and "ERROR" in report
+    assert "| 1r x 1e | 1 | 1 |" in report
 
 
 def test_resume_refuses_a_directory_without_experiment(tmp_path, capsys):

@@ -143,3 +143,43 @@ def test_machine_derived_grids_are_validated(grid, message):
     data["grid"]["num_env_runners"] = grid
     with pytest.raises(SpaceError, match=message):
         spaces.from_dict(data, name="t", cpus=4)
+
+
+def test_sampling_widths_count_processes_not_envs():
+    space = spaces.from_dict(
+        {
+            "env": "X",
+            "iterations": 2,
+            "ppo": {},
+            "grid": {"num_env_runners": [0, 1, 4], "num_envs_per_env_runner": [1, 8]},
+        },
+        name="w",
+    )
+    assert space.sampling_widths() == [1, 4]  # 0 runners: the main process samples
+    assert space.sampling_widths([{"num_env_runners": 4, "num_envs_per_env_runner": 8}]) == [4]
+
+
+def test_runners_fixed_under_ppo_count_like_grid_ones():
+    space = spaces.from_dict(
+        {"env": "X", "iterations": 2, "ppo": {"num_env_runners": 4}, "grid": {"num_envs_per_env_runner": [1, 2]}},
+        name="fixed",
+    )
+    assert space.sampling_widths() == [4]
+    assert space.parallelism_keys() == ["num_envs_per_env_runner", "num_env_runners"]
+    assert [space.full_config(c)["num_env_runners"] for c in space.configs()] == [4, 4]
+    with pytest.raises(SpaceError, match="ppo.num_env_runners values must be integers >= 0"):
+        spaces.from_dict({"env": "X", "iterations": 2, "ppo": {"num_env_runners": "4"}, "grid": {"lr": [1]}}, name="f")
+
+
+@pytest.mark.parametrize(
+    "runners, envs, processes, total",
+    [(0, 1, 1, 1), (0, 4, 1, 4), (1, 16, 1, 16), (8, 2, 8, 16)],
+)
+def test_who_samples(runners, envs, processes, total):
+    assert spaces.sampling_processes(runners) == processes
+    assert spaces.total_envs(runners, envs) == total
+
+
+def test_sampling_cpus_are_the_runners_or_the_main_process():
+    assert spaces.sampling_cpus({"num_env_runners": 4, "num_cpus_per_env_runner": 2}, 1.0) == 8.0
+    assert spaces.sampling_cpus({"num_env_runners": 0}, 3.0) == 3.0

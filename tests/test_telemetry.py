@@ -3,6 +3,7 @@
 The only fake is NVML's GPU handle: CI has no GPU.
 """
 
+import logging
 import subprocess
 import sys
 import threading
@@ -66,14 +67,19 @@ def test_gpu_values_from_the_nvml_handle():
 
 
 def test_cpu_values_are_plausible_and_no_gpu_is_said_once(caplog):
+    caplog.set_level(logging.INFO, logger="parallel_tune.telemetry")
     sampler = telemetry.Sampler(nvml=NoDriver())
     time.sleep(0.2)
     row = sampler.sample()
+    for _ in range(3):
+        sampler.record()
     assert row["gpu_available"] is False and not any(k.startswith("gpu0") for k in row)
     assert 0.0 <= row["cpu_util_pct"] <= 100.0
     cores = [k for k in row if k.startswith("cpu") and k[3].isdigit()]
     assert len(cores) >= 1 and all(0.0 <= row[k] <= 100.0 for k in cores)
     assert row["mem_used_mb"] > 0 and row["load_avg_1m"] >= 0
+    said = [r.getMessage() for r in caplog.records if "GPUs unavailable" in r.getMessage()]
+    assert len(said) == 1 and "NVML Shared Library Not Found" in said[0], caplog.text
 
 
 def _named_process(argv0: str, code: str) -> subprocess.Popen:
@@ -160,12 +166,27 @@ def test_callback_pickles_without_its_threads():
     assert restored.interval_s == 0.5 and restored._samplers == {}
 
 
-@pytest.mark.parametrize("nvml", [NoDriver(), FakeNvml()])
-def test_machine_gpu_models(nvml):
+class Named(FakeNvml):
+    """Two GPUs; NVML returns names as bytes on some versions, str on others."""
+
+    def nvmlDeviceGetCount(self):
+        return 2
+
+    def nvmlDeviceGetName(self, h):
+        return b"NVIDIA H100" if h == "handle0" else "NVIDIA H200"
+
+
+class NameFails(Named):
+    def nvmlDeviceGetName(self, h):
+        raise RuntimeError("NVML_ERROR_GPU_IS_LOST")
+
+
+@pytest.mark.parametrize(
+    "nvml, expected",
+    [(NoDriver(), []), (Named(), ["NVIDIA H100", "NVIDIA H200"]), (NameFails(), [])],
+    ids=["no-driver", "two-gpus", "name-fails"],
+)
+def test_machine_gpu_models(nvml, expected):
     from parallel_tune.machine import gpu_models
 
-    class Named(FakeNvml):
-        def nvmlDeviceGetName(self, h):
-            return b"NVIDIA H100"
-
-    assert gpu_models(NoDriver()) == [] and gpu_models(Named()) == ["NVIDIA H100"]
+    assert gpu_models(nvml) == expected

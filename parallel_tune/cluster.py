@@ -1,0 +1,75 @@
+"""Start or join Ray, and say what it has: the one place that knows local from cluster.
+
+A local sweep plans against the machine without starting Ray (``local_nodes``),
+so a request that cannot fit is refused before anything starts; ``--address``
+joins a running cluster and plans against its alive nodes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from parallel_tune import UsageError
+from parallel_tune.placement import Bundle
+
+
+class ClusterError(UsageError):
+    """Ray cannot be reached, or the environment cannot be made."""
+
+
+def check_env(env_id: str) -> None:
+    """Refuse an environment id gymnasium does not know, before any trial starts."""
+    import gymnasium
+
+    try:
+        gymnasium.spec(env_id)
+    except Exception as exc:
+        raise ClusterError(f"unknown environment {env_id!r}: {exc}") from None
+
+
+def local_nodes(num_cpus: int | None, num_gpus: int | None) -> list[Bundle]:
+    """What ``ray.init`` would start with here, without starting it."""
+    from parallel_tune.machine import gpu_models, usable_cpus
+
+    cpus = num_cpus if num_cpus is not None else usable_cpus()
+    gpus = num_gpus if num_gpus is not None else len(gpu_models())
+    return [{"CPU": float(cpus), "GPU": float(gpus)}]
+
+
+def cluster_nodes() -> list[Bundle]:
+    """CPUs and GPUs of every alive node of the Ray cluster this process is connected to."""
+    import ray
+
+    return [
+        {k: float(v) for k, v in n["Resources"].items() if k in ("CPU", "GPU")} for n in ray.nodes() if n.get("Alive")
+    ]
+
+
+def nodes(address: str | None, num_cpus: int | None, num_gpus: int | None) -> list[Bundle]:
+    """The nodes a sweep will run on: the cluster at ``address`` (joined now), else this machine."""
+    if address:
+        init_ray(address, None, None)
+        return cluster_nodes()
+    import ray
+
+    return cluster_nodes() if ray.is_initialized() else local_nodes(num_cpus, num_gpus)
+
+
+def init_ray(address: str | None, num_cpus: int | None, num_gpus: int | None) -> None:
+    """Join the cluster at ``address`` or start a local Ray; a no-op when Ray is already up."""
+    import ray
+
+    # Save Tune's experiment state every second (a small JSON write in the driver,
+    # outside any timed iteration) so even a SIGKILL loses at most the running trial.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+    if address:
+        try:
+            ray.init(address=address, **kwargs)
+        except Exception as exc:
+            raise ClusterError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from None
+    else:
+        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **kwargs)

@@ -1,0 +1,32 @@
+"""The names of everything a sweep writes, in one place so that writer and reader agree.
+
+::
+
+    <storage>/<experiment>/
+        parallel_tune.json              MANIFEST: the space, the plan, the machine (parallel_tune.manifest)
+        ceiling.parquet                 CEILING: the bare environment's step rate (--ceiling)
+        ppo[num_env_runners=1,...]/     one Tune trial directory per config (trial_name)
+            telemetry.parquet           TELEMETRY: hardware samples while it ran
+        analysis/                       ANALYSIS_DIR: tables, report.md, dashboard.png
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MANIFEST = "parallel_tune.json"
+CEILING = "ceiling.parquet"
+TELEMETRY = "telemetry.parquet"
+ANALYSIS_DIR = "analysis"
+REPORT = "report.md"
+DASHBOARD = "dashboard.png"
+
+
+def table(name: str) -> str:
+    """``iterations`` -> ``iterations.parquet``: the analysis tables (iterations, trials, telemetry, summary)."""
+    return f"{name}.parquet"
+
+
+def trial_name(config: dict[str, Any], keys: list[str]) -> str:
+    """``ppo[num_env_runners=4,num_envs_per_env_runner=2]``: directories, logs and rows line up."""
+    return "ppo[" + ",".join(f"{k}={config[k]}" for k in keys) + "]"

@@ -1,0 +1,106 @@
+"""The trials a space asks for, what each reserves, and which fit the cluster.
+
+Tune leaves a trial whose placement group cannot fit PENDING forever without
+a word, so every config is checked against the nodes before anything runs;
+one that cannot fit is skipped with the reason (or, with ``--strict``, the
+sweep is refused).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from parallel_tune import UsageError
+from parallel_tune.files import trial_name
+from parallel_tune.placement import Bundle, total, why_unschedulable
+from parallel_tune.spaces import SearchSpace
+
+
+class PlanError(UsageError):
+    """Nothing (or, with ``--strict``, not everything) of the space fits the cluster."""
+
+
+@dataclass
+class PlannedTrial:
+    """One grid point with its placement group; ``skip_reason`` says why it cannot run here."""
+
+    config: dict[str, Any]
+    cpus: float
+    gpus: float
+    bundles: tuple[Bundle, ...] = ()
+    skip_reason: str | None = None
+
+    @property
+    def name(self) -> str:
+        return trial_name(self.config, list(self.config))
+
+
+@dataclass
+class Plan:
+    space: SearchSpace
+    nodes: list[Bundle]
+    trials: list[PlannedTrial] = field(default_factory=list)
+
+    @property
+    def runnable(self) -> list[PlannedTrial]:
+        return [t for t in self.trials if t.skip_reason is None]
+
+    @property
+    def skipped(self) -> list[PlannedTrial]:
+        return [t for t in self.trials if t.skip_reason is not None]
+
+    def sampling_widths(self) -> list[int]:
+        """How many processes sample in the runnable configs: the widths the ceiling measures."""
+        return self.space.sampling_widths([t.config for t in self.runnable])
+
+    def describe(self) -> str:
+        have = total(self.nodes)
+        lines = [
+            f"space {self.space.name}: {len(self.trials)} configs, {self.space.iterations} iterations each "
+            f"({self.space.warmup_iterations} warm-up), env {self.space.env}",
+            f"cluster: {len(self.nodes)} node(s), {have.get('CPU', 0.0):g} CPUs, {have.get('GPU', 0.0):g} GPUs; "
+            f"placement {self.space.placement_strategy}",
+        ]
+        width = max((len(t.name) for t in self.trials), default=0)
+        for i, t in enumerate(self.trials, 1):
+            status = "run" if t.skip_reason is None else f"SKIP: {t.skip_reason}"
+            lines.append(f"  {i:>2}. {t.name:<{width}}  {t.cpus:>4g} CPU {t.gpus:>3g} GPU  {status}")
+        return "\n".join(lines)
+
+    def check(self, *, strict: bool) -> None:
+        """Refuse a plan with nothing to run, or (``strict``) with anything skipped."""
+        if self.skipped and strict:
+            first = self.skipped[0]
+            raise PlanError(
+                f"{len(self.skipped)} config(s) cannot fit this cluster (--strict): {first.name} {first.skip_reason}"
+            )
+        if not self.runnable:
+            raise PlanError("no config of this space fits this cluster; see the SKIP lines above")
+
+    def runnable_space(self) -> SearchSpace:
+        """The space restricted to the configs that fit; it must stay a grid for Tune."""
+        if not self.skipped:
+            return self.space
+        grid = {
+            k: [v for v in vals if any(t.config[k] == v for t in self.runnable)] for k, vals in self.space.grid.items()
+        }
+        restricted = replace(self.space, grid=grid)
+        if len(restricted.configs()) != len(self.runnable):
+            raise PlanError(
+                "the configs that fit this cluster do not form a grid; narrow the space "
+                "(e.g. --runners) so every remaining combination fits"
+            )
+        return restricted
+
+
+def build(space: SearchSpace, nodes: list[Bundle]) -> Plan:
+    """Every config with the placement group RLlib will ask for and, where it cannot fit, why."""
+    from parallel_tune.ppo import reservation
+
+    result = Plan(space=space, nodes=nodes)
+    for point in space.configs():
+        res = reservation(space, point)
+        reason = why_unschedulable(res.bundles, res.strategy, nodes)
+        result.trials.append(PlannedTrial(point, res.cpus, res.gpus, res.bundles, reason))
+    return result

@@ -1,0 +1,96 @@
+"""The analysis half without Ray: the loader, the metrics and the report on committed experiments.
+
+``tests/data/smoke_experiment`` is a real smoke sweep (Tune's files, telemetry,
+manifest; checkpoints removed); ``benchmarks/results/envs_only_2core`` holds a
+real 2-core sweep's analysis tables.
+"""
+
+import io
+import shutil
+
+import pytest
+
+from parallel_tune import analyze, files, metrics, report
+from parallel_tune.results import load_experiment, read_table
+
+from .conftest import ROOT
+
+SMOKE = ROOT / "tests" / "data" / "smoke_experiment"
+ENVS_ONLY = ROOT / "benchmarks" / "results" / "envs_only_2core" / "analysis"
+
+
+def test_the_loader_reads_a_committed_experiment_without_starting_ray():
+    import ray
+
+    e = load_experiment(SMOKE)
+    assert not ray.is_initialized()
+    assert list(e.trials["trial_name"]) == [
+        "ppo[num_env_runners=1,num_envs_per_env_runner=1]",
+        "ppo[num_env_runners=1,num_envs_per_env_runner=2]",
+    ]
+    assert list(e.trials["total_envs"]) == [1, 2] and (e.trials["cpus_reserved"] == 2.0).all()
+    assert (e.trials["status"] == "TERMINATED").all() and e.problems == []
+    assert e.iterations.groupby("trial_name")["iteration"].apply(list).tolist() == [[1, 2, 3], [1, 2, 3]]
+    parts = e.iterations[["sampling_s", "learner_update_s", "weight_sync_s"]].sum(axis=1)
+    assert (parts > 0).all() and (parts <= e.iterations["time_this_iter_s"] * 1.05 + 0.01).all()
+    assert set(e.telemetry["trial_name"]) == set(e.trials["trial_name"])
+    assert e.config_keys == ["num_env_runners", "num_envs_per_env_runner"]
+
+
+def test_analysis_of_a_committed_experiment_writes_every_file(tmp_path):
+    copy = tmp_path / "smoke"
+    shutil.copytree(SMOKE, copy)
+    result = analyze.analyze_experiment(copy, stream=io.StringIO())
+    for name in ("iterations", "trials", "telemetry", "summary"):
+        assert not read_table(result.out_dir / files.table(name))[0].empty
+    assert (result.out_dir / files.CEILING).exists() and (result.out_dir / files.DASHBOARD).stat().st_size > 20_000
+    text = result.report.read_text()
+    for section in ("## Results", "## Recommendation", "## Why scaling stops", "## Against the raw environment"):
+        assert section in text
+
+
+def envs_only_findings():
+    iterations, meta = read_table(ENVS_ONLY / files.table("iterations"))
+    trials = read_table(ENVS_ONLY / files.table("trials"))[0]
+    telemetry = read_table(ENVS_ONLY / files.table("telemetry"))[0]
+    found = metrics.findings(
+        iterations,
+        trials,
+        telemetry,
+        config_keys=["num_env_runners", "num_envs_per_env_runner"],
+        baseline=meta["space"]["baseline"],
+        warmup_iterations=meta["space"]["warmup_iterations"],
+        logical_cores=meta["machine"]["logical_cores"],
+    )
+    return found, trials, meta
+
+
+def test_the_committed_envs_only_report_is_reproduced_from_its_tables():
+    found, trials, meta = envs_only_findings()
+    scaled = found.scaled.set_index("num_envs_per_env_runner")
+    # The README's table: 1r x 1e 20.49 s, 1r x 16e 5.22 s and 3.92x.
+    assert scaled.loc[1, "time_per_iter_s"] == pytest.approx(20.49, abs=0.005)
+    assert scaled.loc[16, "time_per_iter_s"] == pytest.approx(5.22, abs=0.005)
+    assert scaled.loc[16, "speedup"] == pytest.approx(3.92, abs=0.005)
+    assert found.recommendation["fastest"]["num_envs_per_env_runner"] == 16
+    text = report.render_markdown(found, trials, meta, [])
+    assert "| 1r x 16e | 16 | 1 | 5.22 [" in text and "24.5 %" in text and "392.1 %" in text
+    assert "Excellent > 70 %, Good 60-70 %, Acceptable 50-60 %, Poor < 50 %" in text
+
+
+def test_every_report_section_is_a_function_of_the_findings(tmp_path):
+    found, trials, meta = envs_only_findings()
+    assert report.results_section(found, 1)[0] == "## Results"
+    assert report.recommendation_section(found)[0] == "## Recommendation"
+    assert report.why_section(found)[0] == "## Why scaling stops"
+    assert report.ceiling_section(found) == [], "no ceiling was measured for this sweep"
+    hardware = report.hardware_section(found, trials, {"telemetry_interval_s": 0.5})
+    assert "Sampled in the driver every 0.5 s" in "\n".join(hardware)
+    assert report.failed_section(trials) == []
+    assert report.problems_section(["x"]) == ["## Problems reading the experiment", "", "- x", ""]
+    path = report.dashboard(found, trials, path=tmp_path / "d.png", title="envs_only")
+    assert path.stat().st_size > 20_000
+
+
+def test_the_rating_legend_follows_the_bands():
+    assert report.rating_legend() == "Excellent > 70 %, Good 60-70 %, Acceptable 50-60 %, Poor < 50 %"
