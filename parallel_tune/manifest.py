@@ -16,7 +16,7 @@ the space and the machine from it. The format::
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +57,7 @@ class Manifest:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "space": self.space,
-            "command": self.command,
-            "planned": self.planned,
-            "skipped": self.skipped,
-            "machine": self.machine,
-            "options": self.options,
-        }
+        return asdict(self)
 
     def search_space(self) -> SearchSpace:
         """The space exactly as the sweep ran it (machine-dependent grids already resolved)."""
