@@ -7,7 +7,8 @@ telemetry.parquet, summary.parquet, ceiling.parquet (when the sweep measured
 the raw environment ceiling, or ``--ceiling`` names one), report.md,
 dashboard.png. Re-running on an experiment that grew (a resumed sweep)
 rewrites them from the whole experiment and says what changed; nothing outside
-``analysis/`` is touched.
+``analysis/`` is touched. A directory that keeps only ``analysis/`` (committed
+results) is re-analysed from its own tables.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from parallel_tune import UsageError, files, metrics, report
 from parallel_tune.results import (
     Experiment,
     ResultsError,
-    load_experiment,
+    load,
     read_ceiling,
     read_table,
     write_table,
@@ -50,9 +51,21 @@ def compute(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> metr
         config_keys=experiment.config_keys,
         baseline=space.get("baseline", {}),
         warmup_iterations=int(space.get("warmup_iterations", 1)),
-        logical_cores=int(experiment.metadata.get("machine", {}).get("logical_cores") or 1),
+        cores=cluster_cores(experiment.metadata),
         ceiling=ceiling,
     )
+
+
+def cluster_cores(metadata: dict) -> int:
+    """Real cores the sweep's trials ran on: this machine's for a local Ray, the cluster's CPUs through --address.
+
+    A local Ray can be told of more logical CPUs than the machine has cores
+    (``--num-cpus``); the machine's cores are what the processes shared.
+    """
+    machine = metadata.get("machine", {})
+    if metadata.get("options", {}).get("address"):
+        return int(machine.get("ray_cluster_resources", {}).get("CPU") or machine.get("logical_cores") or 1)
+    return int(machine.get("logical_cores") or 1)
 
 
 def analyze_experiment(
@@ -61,7 +74,7 @@ def analyze_experiment(
     """``ceiling``: a table from ``python -m parallel_tune.ceiling`` (default: the sweep's own, if it ran one)."""
     stream = stream or sys.stdout
     experiment_dir = Path(experiment_dir).expanduser().resolve()
-    experiment = load_experiment(experiment_dir)
+    experiment = load(experiment_dir)
     ceiling_table, problem = read_ceiling(experiment, ceiling)
     if problem:
         experiment.problems.append(problem)
@@ -106,7 +119,9 @@ def _previous_trial_count(out_dir: Path) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m parallel_tune.analyze", description=__doc__.splitlines()[0])
-    p.add_argument("experiment_dir", help="a Tune experiment directory written by parallel_tune.sweep")
+    p.add_argument(
+        "experiment_dir", help="a Tune experiment directory written by parallel_tune.sweep, or one with analysis/ only"
+    )
     p.add_argument("--out", help="where to write (default: <experiment_dir>/analysis)")
     p.add_argument("--ceiling", help="a ceiling table from python -m parallel_tune.ceiling (default: the sweep's own)")
     try:

@@ -8,6 +8,7 @@ joins a running cluster and plans against its alive nodes.
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any
 
 from parallel_tune import UsageError
@@ -67,9 +68,35 @@ def init_ray(address: str | None, num_cpus: int | None, num_gpus: int | None) ->
         return
     kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
     if address:
+        probe(address)
         try:
             ray.init(address=address, **kwargs)
         except Exception as exc:
-            raise ClusterError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from None
+            raise ClusterError(f"cannot connect to the Ray cluster at {address!r}: {_first_line(exc)}") from None
     else:
         ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **kwargs)
+
+
+def probe(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse an address where nothing listens, in seconds: ``ray.init`` would retry it for minutes.
+
+    ``auto`` (and a bare ``ray://`` client address without a port) is left to
+    Ray, which fails fast when it finds no running cluster.
+    """
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if address == "auto" or not sep or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise ClusterError(
+            f"no Ray cluster answers at {address!r} ({exc.strerror or exc}); check the head node's address "
+            "(ray status on the head prints it) and that its GCS port is reachable"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(exc).__name__

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from parallel_tune import spaces
+from parallel_tune import diagnosis, spaces
 
 #: The original study's rating bands on efficiency (%): (name, lower edge), best first. The top
 #: band starts *above* its edge (Excellent > 70 %); the others at it (Good 60-70 %).
@@ -105,6 +105,7 @@ def summarize(
 
     Returns one row per config: <group_keys>, total_envs, n_measured,
     time_per_iter_s (median), time_per_iter_s_ci_low/high (bootstrap 95 %),
+    env_steps_per_iter (median env steps sampled in an iteration),
     env_steps_per_s (median of steps sampled / wall time) and its interval,
     rel_ci_width (interval width / median time), unreliable (width above
     ``max_rel_ci_width``, or fewer than 2 measured iterations), the median
@@ -127,6 +128,7 @@ def summarize(
             time_per_iter_s=t_med,
             time_per_iter_s_ci_low=t_lo,
             time_per_iter_s_ci_high=t_hi,
+            env_steps_per_iter=float(np.median(g["env_steps_sampled"].to_numpy(float))),
             env_steps_per_s=float(np.median(sps)),
             env_steps_per_s_ci_low=s_lo,
             env_steps_per_s_ci_high=s_hi,
@@ -168,8 +170,8 @@ def scaling(summary: pd.DataFrame, trials: pd.DataFrame, baseline: dict, *, grou
     efficiency_per_cpu_pct (speedup / sampling CPUs relative to the
     baseline's: extra envs per runner add no cores), and rating (bands on
     efficiency per env, as the original study rated). If the baseline config
-    was not measured, the config with the fewest sampling CPUs and envs is used,
-    and ``baseline_name`` says which.
+    was not measured, the config with the fewest sampling CPUs and envs is used;
+    ``baseline_name`` says which and ``is_baseline`` marks its row.
     """
     out = summary.merge(trials[[*group_keys, "sampling_cpus"]].drop_duplicates(group_keys), on=group_keys, how="left")
     is_base = np.logical_and.reduce([out[k] == v for k, v in baseline.items() if k in out]) if baseline else None
@@ -182,6 +184,7 @@ def scaling(summary: pd.DataFrame, trials: pd.DataFrame, baseline: dict, *, grou
     out["efficiency_per_cpu_pct"] = 100 * out["speedup"] / (out["sampling_cpus"] / base["sampling_cpus"])
     out["rating"] = out["efficiency_per_env_pct"].map(rating)
     out["baseline_name"] = ",".join(f"{k}={base[k]}" for k in group_keys)
+    out["is_baseline"] = np.logical_and.reduce([out[k] == base[k] for k in group_keys])
     return out
 
 
@@ -368,6 +371,7 @@ class Findings:
     warnings: list[str] = field(default_factory=list)
     restarts: pd.DataFrame = field(default_factory=pd.DataFrame)
     ceiling: pd.DataFrame | None = None
+    cores: int = 0
 
 
 def findings(
@@ -378,22 +382,29 @@ def findings(
     config_keys: list[str],
     baseline: dict,
     warmup_iterations: int,
-    logical_cores: int,
+    cores: int,
     ceiling: pd.DataFrame | None = None,
 ) -> Findings:
-    """All of the above over one experiment's tables (``results.Experiment``'s three)."""
+    """All of the above over one experiment's tables (``results.Experiment``'s three).
+
+    ``cores``: the real cores of the node(s) the sweep ran on, which the
+    diagnosis and the misconfiguration checks judge the configs against.
+    Amdahl's fit and Karp-Flatt leave out configs limited by the cores: their
+    speedup says how many processes shared a core, not how RLlib scales.
+    """
     usage = telemetry_summary(telemetry)
-    warnings = misconfigurations(trials, usage, logical_cores=logical_cores) if not trials.empty else []
+    warnings = misconfigurations(trials, usage, logical_cores=cores) if not trials.empty else []
     if iterations.empty:
-        return Findings(pd.DataFrame(), usage=usage, warnings=warnings, ceiling=ceiling)
+        return Findings(pd.DataFrame(), usage=usage, warnings=warnings, ceiling=ceiling, cores=cores)
     summary = summarize(iterations, group_keys=config_keys, warmup_iterations=warmup_iterations)
     if summary.empty:
-        return Findings(summary, usage=usage, warnings=warnings, ceiling=ceiling)
+        return Findings(summary, usage=usage, warnings=warnings, ceiling=ceiling, cores=cores)
     ran = trials[trials["status"] != "SKIPPED"]
     scaled = scaling(summary, ran, baseline, group_keys=config_keys)
     if ceiling is not None and not ceiling.empty:
         scaled = ceiling_fraction(scaled, ceiling)
-    runner_slice = runner_scaling(scaled)
+    scaled = diagnosis.diagnose(scaled, ran, usage, group_keys=config_keys, cores=cores)
+    runner_slice = runner_scaling(scaled[scaled["limited_by"] != "cpu_cores"])
     fit = amdahl_fit(runner_slice["width"], runner_slice["slice_speedup"]) if len(runner_slice) > 1 else {"points": 0}
     return Findings(
         scaled=scaled,
@@ -404,4 +415,5 @@ def findings(
         warnings=warnings,
         restarts=restarts(iterations),
         ceiling=ceiling,
+        cores=cores,
     )

@@ -94,13 +94,27 @@ class Plan:
         return restricted
 
 
-def build(space: SearchSpace, nodes: list[Bundle]) -> Plan:
-    """Every config with the placement group RLlib will ask for and, where it cannot fit, why."""
+def build(space: SearchSpace, nodes: list[Bundle], *, local: bool = True) -> Plan:
+    """Every config with the placement group RLlib will ask for and, where it cannot fit, why.
+
+    On a local Ray, a config short of CPUs alone can still run when Ray is told
+    of more logical CPUs than there are cores; its skip reason says how, and
+    that the report then judges it against the real cores.
+    """
     from parallel_tune.ppo import reservation
 
     result = Plan(space=space, nodes=nodes)
     for point in space.configs():
         res = reservation(space, point)
         reason = why_unschedulable(res.bundles, res.strategy, nodes)
+        if reason and local and _cpus_alone_short(res.bundles, res.strategy, nodes, res.cpus):
+            reason += (
+                f"; to run it anyway: --num-cpus {res.cpus:g} (more processes than cores: the report marks it "
+                "core-bound instead of drawing scaling conclusions from it)"
+            )
         result.trials.append(PlannedTrial(point, res.cpus, res.gpus, res.bundles, reason))
     return result
+
+
+def _cpus_alone_short(bundles, strategy: str, nodes: list[Bundle], cpus: float) -> bool:
+    return len(nodes) == 1 and why_unschedulable(bundles, strategy, [{**nodes[0], "CPU": cpus}]) is None

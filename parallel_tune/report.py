@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from parallel_tune.diagnosis import LIMITS, LOSS_PARTS
 from parallel_tune.files import DASHBOARD
 from parallel_tune.metrics import RATING_BANDS, Findings
 
@@ -81,9 +82,10 @@ def render_markdown(
         header_section(metadata, dashboard_name),
         results_section(found, int(space.get("warmup_iterations", 1))),
         recommendation_section(found),
+        budget_section(found),
         why_section(found),
         ceiling_section(found),
-        hardware_section(found, trials, metadata.get("options", {})),
+        hardware_section(found, trials, telemetry_interval_s(metadata)),
         misconfiguration_section(found),
         failed_section(trials),
         problems_section(problems),
@@ -170,6 +172,10 @@ def recommendation_section(found: Findings) -> list[str]:
     else:
         line += " (no ceiling measured: sweep with `--ceiling` to see how far this is from the bare environment)"
     out = ["## Recommendation", "", line + "."]
+    if fastest.get("limited_by") not in (None, "baseline"):
+        out.append(
+            f"- **What limits it:** {LIMITS[fastest['limited_by']]} (`{fastest['limited_by']}`). {fastest['advice']}"
+        )
     good = found.recommendation.get("largest_good")
     if good:
         out.append(
@@ -179,6 +185,80 @@ def recommendation_section(found: Findings) -> list[str]:
     else:
         out.append("- No config above the baseline is rated Good or better.")
     return [*out, ""]
+
+
+_PART_LABELS = {
+    "sampling:env_step": "env step",
+    "sampling:inference": "inference",
+    "sampling:connectors": "connectors",
+    "sampling:wait": "sampling wait",
+    "learner": "learner",
+    "weight_sync": "weight sync",
+    "other": "other",
+}
+
+
+def budget_section(found: Findings) -> list[str]:
+    """Where the lost speedup went: the loss budget, the verdict and the advice of every config."""
+    scaled = found.scaled
+    if scaled.empty or "limited_by" not in scaled:
+        return []
+    ordered = scaled.sort_values(_ORDER)
+    rows = [
+        [
+            config_label(r),
+            _num(r["time_per_iter_s"]),
+            _num(r["ideal_time_per_iter_s"]),
+            _num(r["lost_time_s"], "+.2f"),
+            *(_num(r[col], "+.2f") for col in LOSS_PARTS.values()),
+            f"`{r['limited_by']}`",
+        ]
+        for _, r in ordered.iterrows()
+    ]
+    header = ["config", "s/iter", "ideal s", "lost s", *(_PART_LABELS[p] for p in LOSS_PARTS), "limited by"]
+    out = ["## Where the lost speedup went", "", _table(header, rows, "l" + "r" * (len(header) - 2) + "l"), ""]
+    out += [f"- {explain(r, found.cores)}" for _, r in ordered.iterrows()]
+    out += [
+        "",
+        "The ideal time of a config is the baseline's scaled by sampling CPUs (twice the CPUs, half the time; more "
+        "envs on the same runners, the same time). Each column is that part's seconds per iteration minus the "
+        "baseline's, scaled the same way; they add up to the lost seconds, and a negative part is a gain. "
+        "Sampling is split by RLlib's per-step timers (env step, inference, connectors) and what they leave "
+        "(sampling wait: the slowest runner, episode collection). Verdicts: "
+        + "; ".join(f"`{k}` {v}" for k, v in LIMITS.items())
+        + ".",
+        "",
+    ]
+    return out
+
+
+def explain(r: pd.Series, cores: float) -> str:
+    """One plain sentence with the figures: what a config lost, to what, and what to try."""
+    label, verdict = config_label(r), r["limited_by"]
+    head = f"{label}: {r['time_per_iter_s']:.2f} s per iteration"
+    if verdict == "baseline":
+        return f"{head}, the baseline. {r['advice']}"
+    head += f" against {r['ideal_time_per_iter_s']:.2f} s ideal"
+    if verdict == "cpu_cores":
+        lost_sampling = sum(r[LOSS_PARTS[p]] for p in LOSS_PARTS if p.startswith("sampling:"))
+        busy = "" if pd.isna(r.get("busy_cores_mean")) else f", {r['busy_cores_mean']:.1f} of {cores:g} cores busy"
+        return (
+            f"{head}; of the {r['lost_time_s']:.2f} s lost, {lost_sampling:.2f} s is sampling slowed down by "
+            f"processes reserving {r['cpus_reserved']:g} CPUs on {cores:g} cores (an env step cost "
+            f"{r['step_cost_ratio']:.1f}x the baseline's{busy}): limited by the CPU cores. {r['advice']}"
+        )
+    if r["lost_time_s"] > 0 and r[LOSS_PARTS[verdict]] > 0:
+        return (
+            f"{head}; of the {r['lost_time_s']:.2f} s lost, {r[LOSS_PARTS[verdict]]:.2f} s is {LIMITS[verdict]}: "
+            f"limited by `{verdict}`. {r['advice']}"
+        )
+    gains = {p: r[LOSS_PARTS[p]] for p in LOSS_PARTS}
+    best = min(gains, key=gains.get)
+    return (
+        f"{head}: {abs(r['lost_time_s']):.2f} s {'faster than' if r['lost_time_s'] < 0 else 'over, near the'} ideal "
+        f"(the largest gain: {_PART_LABELS[best]}, {gains[best]:+.2f} s). Its largest remaining cost is "
+        f"{LIMITS[verdict]}: limited by `{verdict}`. {r['advice']}"
+    )
 
 
 def why_section(found: Findings) -> list[str]:
@@ -210,9 +290,17 @@ def why_section(found: Findings) -> list[str]:
         "env-to-module + module-to-env connector pipelines).",
         "",
     ]
+    core_bound = scaled[scaled["limited_by"] == "cpu_cores"] if "limited_by" in scaled else scaled.iloc[0:0]
+    left_out = ""
+    if len(core_bound):
+        left_out = (
+            f" Left out of the fit: {', '.join(core_bound.apply(config_label, axis=1))}, limited by the CPU cores "
+            "(their speedup says how many processes shared a core, not how RLlib scales)."
+        )
     if fit.get("points", 0):
         out.append(
-            f"**Amdahl's law** over the runner-only configs ({fit['points']} widths > 1): serial fraction "
+            f"**Amdahl's law** over the runner-only configs not limited by the cores ({fit['points']} widths > 1): "
+            "serial fraction "
             f"{_num(100 * fit['serial_fraction'], '.1f')} %, so speedup cannot exceed "
             f"{_num(fit['max_speedup'], '.1f')}x however many runners (fit RMSE {_num(fit['rmse'], '.2f')}x)."
         )
@@ -227,7 +315,9 @@ def why_section(found: Findings) -> list[str]:
                 + ". A fraction that grows with width means the overhead grows with the number of runners "
                 "(synchronisation, collection), not a fixed serial part."
             )
-        out.append("")
+        out += [left_out.strip(), ""] if left_out else [""]
+    elif left_out:
+        out += [f"No Amdahl fit: too few runner counts are left.{left_out}", ""]
     return out
 
 
@@ -261,7 +351,18 @@ def ceiling_section(found: Findings) -> list[str]:
     ]
 
 
-def hardware_section(found: Findings, trials: pd.DataFrame, options: dict[str, Any]) -> list[str]:
+def telemetry_interval_s(metadata: dict[str, Any]) -> float | None:
+    """The sampling period the sweep used: recorded in its options, or (older sweeps) in its command line."""
+    recorded = metadata.get("options", {}).get("telemetry_interval_s")
+    if recorded:
+        return float(recorded)
+    command = metadata.get("command") or []
+    if "--telemetry-interval" in command[:-1]:
+        return float(command[command.index("--telemetry-interval") + 1])
+    return 1.0 if command else None  # the flag's default
+
+
+def hardware_section(found: Findings, trials: pd.DataFrame, interval_s: float | None) -> list[str]:
     usage = found.usage
     if usage.empty:
         return []
@@ -279,8 +380,7 @@ def hardware_section(found: Findings, trials: pd.DataFrame, options: dict[str, A
         for _, r in merged.iterrows()
     ]
     header = ["config", "CPUs reserved", "CPU mean", "CPU peak", "busy cores", "GPU % mean", "GPU MB peak"]
-    interval = options.get("telemetry_interval_s")
-    every = f"every {interval:g} s" if interval else "at the sweep's --telemetry-interval"
+    every = f"every {interval_s:g} s" if interval_s else "at the sweep's --telemetry-interval"
     out = [
         "## Hardware use",
         "",
@@ -338,7 +438,9 @@ def dashboard(found: Findings, trials: pd.DataFrame, *, path: Path, title: str =
     merged = trials.merge(found.usage, on="trial_name", how="inner") if not found.usage.empty else pd.DataFrame()
     if not merged.empty:
         merged["config"] = merged.apply(config_label, axis=1)
-    fig, axes = plt.subplots(2, 3, figsize=(18, 10.5))
+    fig = plt.figure(figsize=(18, 15.5))
+    grid = fig.add_gridspec(3, 3, height_ratios=[1, 1, 0.9])
+    axes = np.array([[fig.add_subplot(grid[i, j]) for j in range(3)] for i in range(2)])
     speedup_panel(axes[0, 0], df, found.fit, x, x_label)
     efficiency_panel(axes[0, 1], df)
     throughput_panel(axes[0, 2], df, found.ceiling, x, x_label)
@@ -348,6 +450,8 @@ def dashboard(found: Findings, trials: pd.DataFrame, *, path: Path, title: str =
         gpu_panel(axes[1, 2], merged)
     else:
         per_step_panel(axes[1, 2], df)
+    if "limited_by" in df:
+        budget_panel(fig.add_subplot(grid[2, :]), df)
     if title:
         fig.suptitle(title, fontsize=15)
     fig.tight_layout()
@@ -470,6 +574,33 @@ def per_step_panel(ax, df: pd.DataFrame) -> None:
     sns.barplot(data=per_step, x="config", y="ms per runner step", hue="part", ax=ax)
     ax.set(xlabel="", title="Inside an env runner, per step of all its envs")
     ax.tick_params(axis="x", rotation=45)
+
+
+def budget_panel(ax, df: pd.DataFrame) -> None:
+    """The loss budget as stacked bars: losses above zero, gains below, the net as a marker."""
+    import seaborn as sns
+
+    colours = dict(zip(LOSS_PARTS, sns.color_palette("tab10", len(LOSS_PARTS)), strict=False))
+    up, down = np.zeros(len(df)), np.zeros(len(df))
+    for part, col in LOSS_PARTS.items():
+        vals = df[col].fillna(0).to_numpy()
+        pos, neg = np.clip(vals, 0, None), np.clip(vals, None, 0)
+        ax.bar(df["config"], pos, bottom=up, color=colours[part], label=_PART_LABELS[part])
+        ax.bar(df["config"], neg, bottom=down, color=colours[part])
+        up, down = up + pos, down + neg
+    ax.scatter(df["config"], df["lost_time_s"], color="black", marker="D", zorder=3, label="net: measured - ideal")
+    ax.axhline(0, color="black", lw=0.8)
+    span = max(up.max() - down.min(), 1e-3)
+    ax.set_ylim(down.min() - 0.05 * span, up.max() + 0.15 * span)
+    for i, (_, r) in enumerate(df.iterrows()):
+        ax.annotate(
+            r["limited_by"], (i, max(up[i], 0)), xytext=(0, 4), textcoords="offset points", ha="center", fontsize=8
+        )
+    ax.set(
+        ylabel="seconds per iteration vs ideal",
+        title="Where the lost speedup went (above 0: lost, below: gained; label: what limits the config)",
+    )
+    ax.legend(fontsize=8, ncol=4)
 
 
 def _speed(g: pd.DataFrame, side: str) -> pd.Series:

@@ -131,6 +131,37 @@ def read_ceiling(experiment: Experiment, path: Path | None = None) -> tuple[pd.D
         return None, f"{exc}; the report has no ceiling comparison"
 
 
+def load(path: Path | str) -> Experiment:
+    """An experiment from its Tune directory, or from its ``analysis/`` tables alone.
+
+    Committed results (``benchmarks/results/<name>/``) keep only the manifest
+    and ``analysis/``; they re-analyse from the tables, with the provenance
+    stored inside them.
+    """
+    path = Path(path).expanduser().resolve()
+    if not path.is_dir():
+        raise ResultsError(f"experiment directory {path} does not exist")
+    if list(path.glob("experiment_state-*.json")):
+        return load_experiment(path)
+    for tables in (path / files.ANALYSIS_DIR, path):
+        if (tables / files.table("iterations")).exists():
+            return load_analysis(tables)
+    raise ResultsError(f"{path} holds no Tune experiment (no experiment_state-*.json) and no analysis tables")
+
+
+def load_analysis(analysis_dir: Path) -> Experiment:
+    """The three tables ``write_tables`` wrote, with the provenance stored in them."""
+    analysis_dir = Path(analysis_dir)
+    iterations, metadata = read_table(analysis_dir / files.table("iterations"))
+    trials = read_table(analysis_dir / files.table("trials"))[0]
+    telemetry_path = analysis_dir / files.table("telemetry")
+    telemetry = read_table(telemetry_path)[0] if telemetry_path.exists() else pd.DataFrame()
+    problems = list(metadata.pop("problems", []))
+    experiment_dir = analysis_dir.parent if analysis_dir.name == files.ANALYSIS_DIR else analysis_dir
+    metadata = {**metadata, "experiment_dir": str(experiment_dir)}
+    return Experiment(iterations, trials, telemetry, metadata, problems)
+
+
 def _open_analysis(experiment_dir: Path):
     from ray.tune import ExperimentAnalysis
 

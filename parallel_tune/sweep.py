@@ -121,7 +121,7 @@ def run_sweep(
         )
 
     nodes = cluster.nodes(options.address, options.num_cpus, options.num_gpus)
-    planned = planning.build(space, nodes)
+    planned = planning.build(space, nodes, local=not options.address)
     print(planned.describe(), file=stream)
     planned.check(strict=options.strict)
     for t in planned.skipped:
@@ -141,6 +141,7 @@ def run_sweep(
         machine=describe(total(cluster.cluster_nodes())),
         telemetry=options.telemetry,
         telemetry_interval_s=options.telemetry_interval_s,
+        address=options.address,
     )
     manifest.write(experiment_dir, record)
 
@@ -353,7 +354,7 @@ def _run(args: argparse.Namespace, argv: list[str], options: SweepOptions) -> in
 
     check_keys(space)
     if args.dry_run:
-        planned = planning.build(space, nodes)
+        planned = planning.build(space, nodes, local=not options.address)
         print(planned.describe())
         if args.ceiling:
             print(

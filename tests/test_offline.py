@@ -60,7 +60,7 @@ def envs_only_findings():
         config_keys=["num_env_runners", "num_envs_per_env_runner"],
         baseline=meta["space"]["baseline"],
         warmup_iterations=meta["space"]["warmup_iterations"],
-        logical_cores=meta["machine"]["logical_cores"],
+        cores=meta["machine"]["logical_cores"],
     )
     return found, trials, meta
 
@@ -84,7 +84,7 @@ def test_every_report_section_is_a_function_of_the_findings(tmp_path):
     assert report.recommendation_section(found)[0] == "## Recommendation"
     assert report.why_section(found)[0] == "## Why scaling stops"
     assert report.ceiling_section(found) == [], "no ceiling was measured for this sweep"
-    hardware = report.hardware_section(found, trials, {"telemetry_interval_s": 0.5})
+    hardware = report.hardware_section(found, trials, 0.5)
     assert "Sampled in the driver every 0.5 s" in "\n".join(hardware)
     assert report.failed_section(trials) == []
     assert report.problems_section(["x"]) == ["## Problems reading the experiment", "", "- x", ""]
@@ -94,3 +94,36 @@ def test_every_report_section_is_a_function_of_the_findings(tmp_path):
 
 def test_the_rating_legend_follows_the_bands():
     assert report.rating_legend() == "Excellent > 70 %, Good 60-70 %, Acceptable 50-60 %, Poor < 50 %"
+
+
+COMMITTED = sorted(p.parent.parent for p in (ROOT / "benchmarks" / "results").glob("*/analysis/iterations.parquet"))
+
+
+@pytest.mark.parametrize("experiment", COMMITTED, ids=[p.name for p in COMMITTED])
+def test_every_committed_experiment_gets_a_verdict_a_budget_and_advice(experiment, tmp_path):
+    from parallel_tune import diagnosis
+    from parallel_tune.results import load
+
+    found = analyze.compute(load(experiment))
+    scaled = found.scaled
+    assert len(scaled) >= 2 and scaled["limited_by"].isin(list(diagnosis.LIMITS)).all()
+    assert (scaled["limited_by"] == "baseline").sum() == 1
+    lost = scaled[list(diagnosis.LOSS_PARTS.values())].sum(axis=1)
+    assert lost.to_numpy() == pytest.approx(scaled["lost_time_s"].to_numpy(), abs=1e-9)
+    assert scaled["advice"].str.len().gt(20).all()
+    text = report.render_markdown(found, load(experiment).trials, load(experiment).metadata, [])
+    assert "## Where the lost speedup went" in text
+    assert text.count("limited by `") + text.count("limited by the CPU cores") >= len(scaled) - 1
+
+
+@pytest.mark.parametrize(
+    "metadata, expected",
+    [
+        ({"options": {"telemetry_interval_s": 0.25}, "command": ["x"]}, 0.25),
+        ({"command": ["python", "-m", "parallel_tune.sweep", "--telemetry-interval", "2"]}, 2.0),
+        ({"command": ["python", "-m", "parallel_tune.sweep"]}, 1.0),
+        ({}, None),
+    ],
+)
+def test_the_report_states_the_interval_the_sweep_sampled_at(metadata, expected):
+    assert report.telemetry_interval_s(metadata) == expected

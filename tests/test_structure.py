@@ -9,7 +9,7 @@ import pytest
 from .conftest import ROOT
 
 PACKAGE = ROOT / "parallel_tune"
-PURE = ("metrics", "spaces", "report", "placement", "files")
+PURE = ("metrics", "spaces", "report", "placement", "files", "diagnosis")
 
 
 def imports(module: str) -> set[str]:
