@@ -52,18 +52,24 @@ def compute(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> metr
         baseline=space.get("baseline", {}),
         warmup_iterations=int(space.get("warmup_iterations", 1)),
         cores=cluster_cores(experiment.metadata),
+        cluster=bool(experiment.metadata.get("options", {}).get("address")),
         ceiling=ceiling,
     )
 
 
 def cluster_cores(metadata: dict) -> int:
-    """Real cores the sweep's trials ran on: this machine's for a local Ray, the cluster's CPUs through --address.
+    """Real cores the sweep's trials ran on: this machine's for a local Ray, every node's through --address.
 
     A local Ray can be told of more logical CPUs than the machine has cores
-    (``--num-cpus``); the machine's cores are what the processes shared.
+    (``--num-cpus``); the machine's cores are what the processes shared. On a
+    cluster each node counts its own cores (nodes simulated on one host, as in
+    the tests, each count that host's).
     """
     machine = metadata.get("machine", {})
     if metadata.get("options", {}).get("address"):
+        nodes = machine.get("nodes") or []
+        if nodes:
+            return int(sum(n.get("logical_cores") or n.get("resources", {}).get("CPU", 0) for n in nodes))
         return int(machine.get("ray_cluster_resources", {}).get("CPU") or machine.get("logical_cores") or 1)
     return int(machine.get("logical_cores") or 1)
 

@@ -43,8 +43,9 @@ class _Stepper:
         self.env.action_space.seed(seed)
         self.env.reset(seed=seed)
 
-    def pid(self) -> int:
-        return os.getpid()
+    def where(self) -> tuple[int, str]:
+        """(pid, node id): every width's processes are distinct, and their nodes are recorded."""
+        return os.getpid(), ray.get_runtime_context().get_node_id()
 
     def _step_for(self, seconds: float) -> int:
         env, steps = self.env, 0
@@ -72,6 +73,7 @@ def measure_width(env_id: str, processes: int, *, duration_s: float, warmup_s: f
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # nodes need no parallel_tune installed
     pg = placement_group([{"CPU": 1.0}] * processes, strategy=strategy)
     actors = []
     try:
@@ -82,7 +84,7 @@ def measure_width(env_id: str, processes: int, *, duration_s: float, warmup_s: f
             ).remote(env_id, seed + i)
             for i in range(processes)
         ]
-        pids = ray.get([a.pid.remote() for a in actors], timeout=300)  # every env is made before the clock starts
+        where = ray.get([a.where.remote() for a in actors], timeout=300)  # every env is made before the clock starts
         start_at = time.time() + 0.5
         runs = ray.get([a.run.remote(start_at, warmup_s, duration_s) for a in actors])
     except (ray.exceptions.RayError, TimeoutError) as exc:  # GetTimeoutError is a TimeoutError too
@@ -100,7 +102,9 @@ def measure_width(env_id: str, processes: int, *, duration_s: float, warmup_s: f
         "env_steps_per_s_per_process_min": min(per_process),
         "env_steps_per_s_per_process_max": max(per_process),
         "process_cpu_pct_mean": sum(r["cpu_pct"] for r in runs) / processes,
-        "distinct_pids": len(set(pids)),
+        "distinct_pids": len({pid for pid, _ in where}),
+        "nodes": len({node for _, node in where}),
+        "node_ids": ",".join(node[:6] for _, node in where),
         "duration_s": duration_s,
         "warmup_s": warmup_s,
     }

@@ -47,6 +47,41 @@ def cluster_nodes() -> list[Bundle]:
     ]
 
 
+def node_hardware(*, local: bool, timeout_s: float = 60.0) -> list[dict[str, Any]]:
+    """Every alive node's id, IP, Ray resources and hardware (``machine.hardware``, read on that node).
+
+    ``local``: Ray was started here, so its one node is this machine.
+    """
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from parallel_tune import machine
+
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    if local:
+        facts = [machine.hardware()] * len(alive)
+    else:
+        ray.cloudpickle.register_pickle_by_value(machine)  # a node need not have parallel_tune installed
+        probe_task = ray.remote(num_cpus=0)(machine.hardware)
+        futures = [
+            probe_task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote()
+            for n in alive
+        ]
+        try:
+            facts = ray.get(futures, timeout=timeout_s)
+        except Exception as exc:
+            raise ClusterError(f"cannot read the cluster's nodes within {timeout_s:g} s: {_first_line(exc)}") from None
+    return [
+        {
+            "node_id": n["NodeID"],
+            "node_ip": n.get("NodeManagerAddress", ""),
+            "resources": {k: float(v) for k, v in n["Resources"].items() if k in ("CPU", "GPU", "memory")},
+            **f,
+        }
+        for n, f in zip(alive, facts, strict=True)
+    ]
+
+
 def nodes(address: str | None, num_cpus: int | None, num_gpus: int | None) -> list[Bundle]:
     """The nodes a sweep will run on: the cluster at ``address`` (joined now), else this machine."""
     if address:
@@ -72,6 +107,12 @@ def init_ray(address: str | None, num_cpus: int | None, num_gpus: int | None) ->
         try:
             ray.init(address=address, **kwargs)
         except Exception as exc:
+            if _refused_token(exc):
+                raise ClusterError(
+                    f"the Ray cluster at {address!r} refused this client's authentication token: set "
+                    "RAY_AUTH_MODE=token and give the cluster's token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH "
+                    "or ~/.ray/auth_token; `ray get-auth-token` on the head node prints it)"
+                ) from None
             raise ClusterError(f"cannot connect to the Ray cluster at {address!r}: {_first_line(exc)}") from None
     else:
         ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **kwargs)
@@ -95,6 +136,15 @@ def probe(address: str, timeout_s: float = 5.0) -> None:
             f"no Ray cluster answers at {address!r} ({exc.strerror or exc}); check the head node's address "
             "(ray status on the head prints it) and that its GCS port is reachable"
         ) from None
+
+
+def _refused_token(exc: BaseException | None) -> bool:
+    """Ray 2.60 wraps an ``AuthenticationError`` two levels down a ``ConnectionError``."""
+    while exc is not None:
+        if type(exc).__name__ == "AuthenticationError" or "InvalidAuthToken" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _first_line(exc: BaseException) -> str:

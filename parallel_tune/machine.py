@@ -67,13 +67,11 @@ def gpu_models(nvml=None) -> list[str]:
             nvml.nvmlShutdown()
 
 
-def describe(cluster_resources: dict | None = None) -> dict:
-    """The provenance record stored with results."""
+def hardware() -> dict:
+    """This machine's CPUs, memory and GPUs: what a node contributes to a cluster."""
     gpus = gpu_models()
     return {
-        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "hostname": platform.node(),
-        "platform": platform.platform(),
         "cpu_model": cpu_model(),
         "logical_cores": psutil.cpu_count(logical=True),
         "physical_cores": psutil.cpu_count(logical=False),
@@ -81,6 +79,16 @@ def describe(cluster_resources: dict | None = None) -> dict:
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "gpu_models": gpus,
         "gpu_count": len(gpus),
+    }
+
+
+def describe(cluster_resources: dict | None = None, nodes: list[dict] | None = None) -> dict:
+    """The provenance record stored with results: the driver's machine, and every node of the cluster."""
+    return {
+        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        **hardware(),
         "ray_cluster_resources": cluster_resources or {},
+        "nodes": nodes or [],
         "versions": versions(),
     }

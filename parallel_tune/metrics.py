@@ -278,27 +278,35 @@ def recommend(scaled: pd.DataFrame, *, good_floor_pct: float = 60.0) -> dict[str
     return {"fastest": fastest.to_dict(), "largest_good": good.iloc[0].to_dict() if len(good) else None}
 
 
-def telemetry_summary(telemetry: pd.DataFrame) -> pd.DataFrame:
-    """Per trial, what the machine did while it ran.
+def telemetry_by_node(telemetry: pd.DataFrame) -> pd.DataFrame:
+    """Per trial and node, what that node did while the trial ran.
 
-    ``telemetry`` has one row per sample: trial_name, timestamp_s, iteration,
-    cpu_util_pct, busy_cores, load_avg_1m, mem_used_mb, ray_workers_cpu_s,
-    and gpu<i>_util_pct / gpu<i>_mem_used_mb where GPUs were visible.
-    Returns trial_name, samples, cpu_util_pct_mean/_peak, busy_cores_mean,
+    ``telemetry`` has one row per sample: trial_name, node_id, node_ip,
+    node_cores (the last three absent in single-machine records from before
+    clusters were sampled), timestamp_s, iteration, cpu_util_pct, busy_cores,
+    load_avg_1m, mem_used_mb, ray_workers_cpu_s, and gpu<i>_util_pct /
+    gpu<i>_mem_used_mb where GPUs were visible. Returns trial_name, node_id,
+    node_ip, node_cores, samples, cpu_util_pct_mean/_peak, busy_cores_mean,
     load_avg_1m_peak, mem_used_mb_peak, ray_workers_cpu_s (CPU seconds the
-    node's Ray workers used during the trial), gpu_util_pct_mean and
+    node's Ray workers used during the trial), gpu_util_pct_mean/_peak and
     gpu_mem_used_mb_peak (NaN without GPU samples).
     """
     if telemetry.empty:
-        return pd.DataFrame(columns=["trial_name"])
+        return pd.DataFrame(columns=["trial_name", "node_id"])
+    df = telemetry.copy()
+    for col, default in (("node_id", ""), ("node_ip", ""), ("node_cores", np.nan)):
+        df[col] = df[col].fillna(default) if col in df else default
     rows = []
-    for name, g in telemetry.groupby("trial_name", sort=True):
+    for (name, node), g in df.groupby(["trial_name", "node_id"], sort=True):
         util = [c for c in g.columns if c.startswith("gpu") and c.endswith("_util_pct")]
         mem = [c for c in g.columns if c.startswith("gpu") and c.endswith("_mem_used_mb")]
         gpu_util = g[util].mean(axis=1) if util else pd.Series(dtype=float)
         rows.append(
             {
                 "trial_name": name,
+                "node_id": node,
+                "node_ip": g["node_ip"].iloc[0],
+                "node_cores": g["node_cores"].iloc[0],
                 "samples": len(g),
                 "cpu_util_pct_mean": g["cpu_util_pct"].mean(),
                 "cpu_util_pct_peak": g["cpu_util_pct"].max(),
@@ -316,11 +324,43 @@ def telemetry_summary(telemetry: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def telemetry_summary(telemetry: pd.DataFrame) -> pd.DataFrame:
+    """Per trial, what its nodes did while it ran: ``telemetry_by_node`` added up over nodes.
+
+    Returns trial_name, nodes_sampled, node_cores (summed), samples,
+    cpu_util_pct_mean (mean over nodes) / _peak, busy_cores_mean (summed:
+    cores busy across the trial's nodes), load_avg_1m_peak (the highest
+    node's), mem_used_mb_peak and ray_workers_cpu_s (summed),
+    gpu_util_pct_mean / _peak and gpu_mem_used_mb_peak. On one machine these
+    are that machine's figures.
+    """
+    by_node = telemetry_by_node(telemetry)
+    if by_node.empty:
+        return pd.DataFrame(columns=["trial_name"])
+    grouped = by_node.groupby("trial_name", sort=True)
+    return grouped.agg(
+        nodes_sampled=("node_id", "nunique"),
+        node_cores=("node_cores", lambda c: c.sum(min_count=1)),
+        samples=("samples", "sum"),
+        cpu_util_pct_mean=("cpu_util_pct_mean", "mean"),
+        cpu_util_pct_peak=("cpu_util_pct_peak", "max"),
+        busy_cores_mean=("busy_cores_mean", "sum"),
+        load_avg_1m_peak=("load_avg_1m_peak", "max"),
+        mem_used_mb_peak=("mem_used_mb_peak", "sum"),
+        ray_workers_cpu_s=("ray_workers_cpu_s", "sum"),
+        gpu_util_pct_mean=("gpu_util_pct_mean", "mean"),
+        gpu_util_pct_peak=("gpu_util_pct_peak", "max"),
+        gpu_mem_used_mb_peak=("gpu_mem_used_mb_peak", "max"),
+    ).reset_index()
+
+
 def misconfigurations(
     trials: pd.DataFrame,
     usage: pd.DataFrame,
     *,
     logical_cores: int,
+    by_node: pd.DataFrame | None = None,
+    cluster: bool = False,
     idle_gpu_pct: float = 5.0,
     spare_cores: float = 1.0,
 ) -> list[str]:
@@ -330,15 +370,19 @@ def misconfigurations(
       ``idle_gpu_pct``), or whose GPU use was never measured;
     - CPU oversubscription: more cores busy on average than the trial reserved
       (plus ``spare_cores`` for the driver and Ray's own daemons), or a load
-      average above the machine's logical cores;
-    - a config that wanted more CPUs than the machine has.
+      average above the cores of the node it was measured on (``by_node``,
+      ``telemetry_by_node``'s table; without it, above ``logical_cores``);
+    - a config that wanted more CPUs than the machine (or, ``cluster``, the
+      whole cluster: ``logical_cores`` then counts every node's) has.
     """
     out: list[str] = []
+    where = "the cluster has" if cluster else "the machine has"
     df = trials.merge(usage, on="trial_name", how="left") if not usage.empty else trials.assign(samples=np.nan)
+    nodes = by_node if by_node is not None and not by_node.empty else None
     for _, r in df.iterrows():
         name = r["trial_name"]
         if r.get("cpus_reserved", 0) > logical_cores:
-            out.append(f"{name} wanted {r['cpus_reserved']:g} CPUs; the machine has {logical_cores} logical cores")
+            out.append(f"{name} wanted {r['cpus_reserved']:g} CPUs; {where} {logical_cores} logical cores")
         if r.get("status") == "SKIPPED" or not r.get("samples", 0) > 0:
             continue
         if r.get("gpus_reserved", 0) > 0:
@@ -353,9 +397,18 @@ def misconfigurations(
                 f"{name}: CPU oversubscription, {busy:.1f} cores busy on average but {r['cpus_reserved']:g} reserved "
                 "(torch or BLAS threads beyond the reservation?)"
             )
-        load = r.get("load_avg_1m_peak", np.nan)
-        if load > logical_cores:
-            out.append(f"{name}: load average peaked at {load:.1f}, above the machine's {logical_cores} logical cores")
+        if nodes is not None and nodes["node_id"].astype(bool).any():
+            for _, n in nodes[nodes["trial_name"] == name].iterrows():
+                if n["load_avg_1m_peak"] > n["node_cores"]:
+                    out.append(
+                        f"{name}: load average on node {str(n['node_id'])[:6]} peaked at {n['load_avg_1m_peak']:.1f}, "
+                        f"above its {n['node_cores']:g} logical cores"
+                    )
+        elif r.get("load_avg_1m_peak", np.nan) > logical_cores:
+            out.append(
+                f"{name}: load average peaked at {r['load_avg_1m_peak']:.1f}, above the machine's "
+                f"{logical_cores} logical cores"
+            )
     return out
 
 
@@ -368,6 +421,7 @@ class Findings:
     fit: dict = field(default_factory=lambda: {"points": 0})
     recommendation: dict = field(default_factory=dict)
     usage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_node: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: list[str] = field(default_factory=list)
     restarts: pd.DataFrame = field(default_factory=pd.DataFrame)
     ceiling: pd.DataFrame | None = None
@@ -383,22 +437,28 @@ def findings(
     baseline: dict,
     warmup_iterations: int,
     cores: int,
+    cluster: bool = False,
     ceiling: pd.DataFrame | None = None,
 ) -> Findings:
     """All of the above over one experiment's tables (``results.Experiment``'s three).
 
     ``cores``: the real cores of the node(s) the sweep ran on, which the
-    diagnosis and the misconfiguration checks judge the configs against.
+    diagnosis and the misconfiguration checks judge the configs against
+    (``cluster``: a Ray cluster's nodes, each load judged against its own node).
     Amdahl's fit and Karp-Flatt leave out configs limited by the cores: their
     speedup says how many processes shared a core, not how RLlib scales.
     """
-    usage = telemetry_summary(telemetry)
-    warnings = misconfigurations(trials, usage, logical_cores=cores) if not trials.empty else []
+    usage, by_node = telemetry_summary(telemetry), telemetry_by_node(telemetry)
+    warnings = (
+        misconfigurations(trials, usage, logical_cores=cores, by_node=by_node, cluster=cluster)
+        if not trials.empty
+        else []
+    )
     if iterations.empty:
-        return Findings(pd.DataFrame(), usage=usage, warnings=warnings, ceiling=ceiling, cores=cores)
+        return Findings(pd.DataFrame(), usage=usage, by_node=by_node, warnings=warnings, ceiling=ceiling, cores=cores)
     summary = summarize(iterations, group_keys=config_keys, warmup_iterations=warmup_iterations)
     if summary.empty:
-        return Findings(summary, usage=usage, warnings=warnings, ceiling=ceiling, cores=cores)
+        return Findings(summary, usage=usage, by_node=by_node, warnings=warnings, ceiling=ceiling, cores=cores)
     ran = trials[trials["status"] != "SKIPPED"]
     scaled = scaling(summary, ran, baseline, group_keys=config_keys)
     if ceiling is not None and not ceiling.empty:
@@ -412,6 +472,7 @@ def findings(
         fit=fit,
         recommendation=recommend(scaled),
         usage=usage,
+        by_node=by_node,
         warnings=warnings,
         restarts=restarts(iterations),
         ceiling=ceiling,

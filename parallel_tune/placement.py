@@ -63,3 +63,35 @@ def _fmt(resources: Bundle, zeros: bool = False) -> str:
         return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
     return ", ".join(f"{num(v)} {k}" for k, v in sorted(resources.items()) if v or zeros) or "nothing"
+
+
+def where(entries: Sequence[dict]) -> str:
+    """``main and runner 1 on node a1b2c3, runners 2-3 on node d4e5f6``: a trial's bundles by node.
+
+    ``entries``: one dict per bundle with ``role`` (``main``, ``runner 2``, ...)
+    and ``node_id``, as ``parallel_tune.probe`` records them.
+    """
+    by_node: dict[str, list[str]] = {}
+    for e in entries:
+        by_node.setdefault(str(e.get("node_id", ""))[:6] or "?", []).append(str(e.get("role", "?")))
+    return ", ".join(f"{_roles(roles)} on node {node}" for node, roles in by_node.items())
+
+
+def _roles(roles: list[str]) -> str:
+    """['main', 'runner 1', 'runner 2', 'runner 3'] -> 'main and runners 1-3'."""
+    parts, numbered = [], {}
+    for role in roles:
+        kind, _, number = role.partition(" ")
+        if number.isdigit():
+            numbered.setdefault(kind, []).append(int(number))
+        else:
+            parts.append(role)
+    for kind, numbers in numbered.items():
+        runs, start = [], numbers[0]
+        for prev, cur in zip(numbers, [*numbers[1:], None], strict=True):
+            if cur != prev + 1:
+                runs.append(f"{start}" if start == prev else f"{start}-{prev}")
+                start = cur
+        plural = len(numbers) > 1
+        parts.append(f"{kind}{'s' if plural else ''} {', '.join(runs)}")
+    return " and ".join(parts)

@@ -36,8 +36,16 @@ def config_dict(space: SearchSpace, point: dict[str, Any]) -> dict[str, Any]:
 
     Runners and envs per runner are always explicit, so every trial's recorded
     config says how many processes sampled, even where the space left RLlib's default.
+    Every trial reports where its bundles ran (``parallel_tune.probe``).
     """
-    return {"env": space.env, **space.full_config(point), "placement_strategy": space.placement_strategy}
+    from parallel_tune import probe
+
+    return {
+        "env": space.env,
+        **space.full_config(point),
+        "placement_strategy": space.placement_strategy,
+        "callbacks_on_train_result": probe.record_placement,
+    }
 
 
 def _known_keys() -> set[str]:
@@ -80,7 +88,11 @@ def reservation(space: SearchSpace, point: dict[str, Any]) -> Reservation:
 
 def param_space(space: SearchSpace) -> dict[str, Any]:
     """Tune's param space: fixed settings, one ``tune.grid_search`` per grid key."""
-    from ray import tune
+    from ray import cloudpickle, tune
 
+    from parallel_tune import probe
+
+    # Sent to the trial by value: a node of a cluster need not have parallel_tune installed.
+    cloudpickle.register_pickle_by_value(probe)
     base = config_dict(space, {})
     return {**base, **{k: tune.grid_search(list(v)) for k, v in space.grid.items()}}

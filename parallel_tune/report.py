@@ -85,6 +85,7 @@ def render_markdown(
         budget_section(found),
         why_section(found),
         ceiling_section(found),
+        placement_section(trials),
         hardware_section(found, trials, telemetry_interval_s(metadata)),
         misconfiguration_section(found),
         failed_section(trials),
@@ -349,6 +350,20 @@ def ceiling_section(found: Findings) -> list[str]:
         "whose width was not measured shows n/a.",
         "",
     ]
+
+
+def placement_section(trials: pd.DataFrame) -> list[str]:
+    """Where each trial's bundles ran, when the sweep used more than one node."""
+    if "bundle_nodes" not in trials or trials["nodes_used"].max() < 1:
+        return []
+    import json
+
+    nodes = {e["node_id"] for b in trials["bundle_nodes"] if b for e in json.loads(b)}
+    if len(nodes) < 2:
+        return []
+    ran = trials[trials["placement"].astype(bool)]
+    lines = [f"- {config_label(r)}: {r['placement']}" for _, r in ran.iterrows()]
+    return ["## Where each trial ran", "", *lines, "", "Nodes by the first 6 characters of their Ray node id.", ""]
 
 
 def telemetry_interval_s(metadata: dict[str, Any]) -> float | None:

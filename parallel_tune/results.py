@@ -24,6 +24,8 @@ import pyarrow.parquet as pq
 
 from parallel_tune import SCHEMA_VERSION, UsageError, files, manifest, spaces
 from parallel_tune.metrics import unsmooth_ema
+from parallel_tune.placement import where
+from parallel_tune.probe import PLACEMENT_KEY
 
 META_KEY = b"parallel_tune"
 logger = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ def _column_map() -> dict[str, str]:
         "time_total_s": "time_total_s",
         "timestamp": "timestamp_s",
         "node_ip": "node_ip",
+        PLACEMENT_KEY: "placement_json",
         "num_training_step_calls_per_iteration": "training_steps_per_iteration",
         f"{er}/{NUM_ENV_STEPS_SAMPLED}": "env_steps_sampled",
         f"{er}/{NUM_ENV_STEPS_SAMPLED_LIFETIME}": "env_steps_sampled_lifetime",
@@ -224,6 +227,7 @@ def load_experiment(experiment_dir: Path | str) -> Experiment:
         config = {k: trial.config.get(k, spaces.RLLIB_DEFAULTS.get(k)) for k in keys}
         name = files.trial_name(config, grid_keys)
         part = _iterations(frames.get(trial.trial_id), name, experiment.problems, Path(trial.path))
+        placement = part.pop("placement_json").dropna()
         for k, v in reversed(config.items()):
             part.insert(0, k, v)
         part.insert(0, "trial_name", name)
@@ -232,7 +236,7 @@ def load_experiment(experiment_dir: Path | str) -> Experiment:
         samples = _telemetry(Path(trial.path), name, experiment.problems)
         if samples is not None:
             telemetry.append(samples)
-        trial_rows.append(_trial_row(trial, name, config, part))
+        trial_rows.append({**_trial_row(trial, name, config, part), **_placement(placement)})
     for skipped in record.skipped:
         config = {k: skipped["config"].get(k, record.space.get("ppo", {}).get(k)) for k in keys}
         trial_rows.append(
@@ -248,6 +252,7 @@ def load_experiment(experiment_dir: Path | str) -> Experiment:
                 "sampling_cpus": float("nan"),
                 "node_ip": "",
                 "path": "",
+                **_placement(pd.Series(dtype=object)),
             }
         )
     experiment.iterations = _with_total_envs(pd.concat(iter_rows, ignore_index=True) if iter_rows else pd.DataFrame())
@@ -298,6 +303,22 @@ def _trial_row(trial, name: str, config: dict[str, Any], part: pd.DataFrame) -> 
         "sampling_cpus": sampling_cpus,
         "node_ip": part["node_ip"].dropna().iloc[-1] if part["node_ip"].notna().any() else "",
         "path": str(trial.path),
+    }
+
+
+def _placement(recorded: pd.Series) -> dict[str, Any]:
+    """The trial's bundles by node, as the trial reported them (``parallel_tune.probe``).
+
+    ``placement``: 'main and runner 1 on node a1b2c3, runners 2-3 on node d4e5f6';
+    ``bundle_nodes``: the JSON record; ``nodes_used``: distinct nodes (0: not recorded).
+    """
+    if recorded.empty:
+        return {"placement": "", "bundle_nodes": "", "nodes_used": 0}
+    entries = json.loads(recorded.iloc[-1])
+    return {
+        "placement": where(entries),
+        "bundle_nodes": recorded.iloc[-1],
+        "nodes_used": len({e.get("node_id") for e in entries}),
     }
 
 

@@ -60,6 +60,7 @@ class SweepOptions:
     analyze: bool = True
     ceiling_s: float | None = None
     retry_errored: bool = False
+    max_failures: int = 0
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> SweepOptions:
@@ -84,6 +85,8 @@ class SweepOptions:
             raise SweepError("--telemetry-interval must be > 0")
         if self.ceiling_s is not None and self.ceiling_s <= 0:
             raise SweepError(f"--ceiling must be a positive number of seconds, got {self.ceiling_s:g}")
+        if self.max_failures < 0:
+            raise SweepError(f"--max-failures must be >= 0, got {self.max_failures}")
         return self
 
 
@@ -128,17 +131,14 @@ def run_sweep(
         print(f"skipping {t.name}: {t.skip_reason}", file=stream)
     run_space = planned.runnable_space()
 
-    try:
-        experiment_dir.mkdir(parents=True)
-    except OSError as exc:
-        raise SweepError(f"--storage-path: cannot create {experiment_dir}: {exc.strerror or exc}") from None
+    _create(experiment_dir)
     cluster.init_ray(options.address, options.num_cpus, options.num_gpus)
     from parallel_tune.machine import describe
 
     record = manifest.Manifest.of(
         planned,
         command=argv,
-        machine=describe(total(cluster.cluster_nodes())),
+        machine=describe(total(cluster.cluster_nodes()), cluster.node_hardware(local=not options.address)),
         telemetry=options.telemetry,
         telemetry_interval_s=options.telemetry_interval_s,
         address=options.address,
@@ -180,12 +180,26 @@ def run_sweep(
             checkpoint_config=tune.CheckpointConfig(
                 checkpoint_frequency=space.checkpoint_frequency, checkpoint_at_end=True
             ),
-            failure_config=tune.FailureConfig(max_failures=0),
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
             verbose=0,
         ),
     )
     results = tuner.fit()
     return _finish(experiment_dir, planned, results, options.analyze, stream)
+
+
+def _create(experiment_dir: Path) -> None:
+    """Make the experiment directory, or say in one line why it cannot be written."""
+    try:
+        experiment_dir.mkdir(parents=True)
+        probe = experiment_dir / ".parallel_tune_write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise SweepError(
+            f"--storage-path: cannot write {experiment_dir}: {exc.strerror or exc}; pick a directory you can write "
+            "(on a cluster, one every node can reach)"
+        ) from None
 
 
 def _measure_ceiling(planned: Plan, experiment_dir: Path, seconds: float, stream) -> None:
@@ -317,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the trials and their reservations; run nothing")
     p.add_argument("--resume", metavar="EXPERIMENT_DIR", help="continue an interrupted sweep in this directory")
     p.add_argument("--retry-errored", action="store_true", help="with --resume: run errored trials again")
+    p.add_argument(
+        "--max-failures",
+        type=int,
+        default=0,
+        help="retry a trial that fails (a lost node, a dead actor) this many times (default 0: record it as failed)",
+    )
     return p
 
 

@@ -6,15 +6,21 @@ trial, tags samples with the trial's current iteration, adds per-iteration
 summaries to the trial's results (so they show in TensorBoard next to RLlib's
 metrics) and writes ``telemetry.parquet`` into the trial's directory.
 
-Tune callbacks run in the driver: on a multi-node cluster this samples the
-head node only. Trials run one at a time by default, so the CPU time of the
-node's Ray worker processes is the running trial's.
+Tune callbacks run in the driver, so the driver's node is sampled in a
+thread there; every other node a trial's bundles were placed on (the trial
+reports where, ``parallel_tune.probe``) gets a ``NodeSampler``: a Ray actor
+pinned to that node that reserves no CPU, started with the trial's first
+result (iteration 1, warm-up) and stopped with the trial. Every sample
+carries its node's id, IP and core count. Trials run one at a time by
+default, so the CPU time of a node's Ray worker processes is the running
+trial's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 import time
 from pathlib import Path
@@ -106,9 +112,10 @@ class RayWorkers:
 class Sampler:
     """Samples the machine every ``interval_s`` seconds in a daemon thread."""
 
-    def __init__(self, interval_s: float = 1.0, nvml=None, clock=time.time):
+    def __init__(self, interval_s: float = 1.0, nvml=None, clock=time.time, node_id: str = "", node_ip: str = ""):
         self.interval_s = interval_s
         self.clock = clock
+        self.node = {"node_id": node_id, "node_ip": node_ip, "node_cores": psutil.cpu_count(logical=True)}
         self.iteration = 0
         self.rows: list[dict[str, Any]] = []
         self.errors = 0
@@ -125,6 +132,7 @@ class Sampler:
         per_core = psutil.cpu_percent(percpu=True)
         mem = psutil.virtual_memory()
         row: dict[str, Any] = {
+            **self.node,
             "timestamp_s": self.clock(),
             "iteration": self.iteration,  # the training iteration running when sampled
             "cpu_util_pct": sum(per_core) / max(len(per_core), 1),
@@ -199,6 +207,46 @@ class Sampler:
         return out
 
 
+class NodeSampler:
+    """A ``Sampler`` in a process on another node: the body of the Ray actor ``TelemetryCallback`` pins there."""
+
+    def __init__(self, interval_s: float, node_id: str, node_ip: str):
+        self.sampler = Sampler(interval_s, node_id=node_id, node_ip=node_ip)
+        self.sampler.start()
+
+    def set_iteration(self, iteration: int) -> None:
+        self.sampler.iteration = iteration
+
+    def finish(self) -> list[dict[str, Any]]:
+        self.sampler.stop()
+        return list(self.sampler.rows)
+
+
+def _start_node_sampler(interval_s: float, node_id: str, node_ip: str):
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    # No CPU reserved: it takes nothing from the trial's placement group. Sent by value,
+    # so the node needs no parallel_tune installed.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    actor = ray.remote(num_cpus=0)(NodeSampler).options(
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
+        name=None,
+    )
+    return actor.remote(interval_s, node_id, node_ip)
+
+
+def _local_node() -> tuple[str, str]:
+    try:
+        import ray
+
+        if ray.is_initialized():
+            return ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address()
+    except Exception:  # no Ray: a sampler driven directly
+        pass
+    return "", ""
+
+
 def _trial_dir(trial) -> Path:
     """The trial's directory under the storage path (``local_path`` is a staging copy)."""
     return Path(trial.path)
@@ -218,13 +266,15 @@ class TelemetryCallback(_TuneCallback):
         self.nvml = nvml
         self._samplers: dict[str, Sampler] = {}
         self._seen: dict[str, int] = {}
+        self._remote: dict[str, dict[str, Any]] = {}  # trial id -> node id -> NodeSampler actor
 
     def __getstate__(self):  # Tune pickles callbacks into its experiment state; threads do not pickle
-        return {"interval_s": self.interval_s, "nvml": None, "_samplers": {}, "_seen": {}}
+        return {"interval_s": self.interval_s, "nvml": None, "_samplers": {}, "_seen": {}, "_remote": {}}
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self._finish(trial)  # a restarted trial starts a fresh record
-        sampler = Sampler(self.interval_s, nvml=self.nvml)
+        node_id, node_ip = _local_node()
+        sampler = Sampler(self.interval_s, nvml=self.nvml, node_id=node_id, node_ip=node_ip)
         sampler.iteration = int((trial.last_result or {}).get("training_iteration", 0)) + 1
         self._samplers[trial.trial_id] = sampler
         self._seen[trial.trial_id] = 0
@@ -237,6 +287,7 @@ class TelemetryCallback(_TuneCallback):
         if len(sampler.rows) == self._seen[trial.trial_id]:
             sampler.record()  # an iteration shorter than the interval still gets a sample
         sampler.iteration = int(result.get("training_iteration", sampler.iteration)) + 1
+        self._sample_other_nodes(trial, result, sampler)
         n = len(sampler.rows)
         summary = sampler.summary(since=self._seen[trial.trial_id])
         self._seen[trial.trial_id] = n
@@ -253,6 +304,37 @@ class TelemetryCallback(_TuneCallback):
         for trial in trials:
             self._finish(trial)
 
+    def _sample_other_nodes(self, trial, result: dict, sampler: Sampler) -> None:
+        """Start a ``NodeSampler`` on every node of the trial's bundles but this one; tell them the iteration."""
+        from parallel_tune.probe import PLACEMENT_KEY
+
+        remote = self._remote.setdefault(trial.trial_id, {})
+        if PLACEMENT_KEY in result and not remote:
+            import json
+
+            for entry in json.loads(result[PLACEMENT_KEY]):
+                node = entry.get("node_id", "")
+                if node and node != sampler.node["node_id"] and node not in remote:
+                    try:
+                        remote[node] = _start_node_sampler(self.interval_s, node, entry.get("node_ip", ""))
+                    except Exception:
+                        logger.warning("telemetry: cannot sample node %s; the trial goes on", node, exc_info=True)
+        for actor in remote.values():
+            actor.set_iteration.remote(sampler.iteration)
+
+    def _collect_other_nodes(self, trial) -> list[dict[str, Any]]:
+        import ray
+
+        rows: list[dict[str, Any]] = []
+        for node, actor in self._remote.pop(trial.trial_id, {}).items():
+            try:
+                rows += ray.get(actor.finish.remote(), timeout=30)
+            except Exception as exc:  # a lost node: keep what the others sampled
+                logger.warning("telemetry: node %s gave no samples (%s)", node, type(exc).__name__)
+            finally:
+                ray.kill(actor)
+        return rows
+
     def _finish(self, trial) -> None:
         sampler = self._samplers.pop(trial.trial_id, None)
         self._seen.pop(trial.trial_id, None)
@@ -260,6 +342,9 @@ class TelemetryCallback(_TuneCallback):
             return
         sampler.stop()
         frame = sampler.frame()
+        others = self._collect_other_nodes(trial) if self._remote.get(trial.trial_id) else []
+        if others:
+            frame = pd.concat([frame, pd.DataFrame(others)], ignore_index=True)
         if frame.empty:
             return
         frame.insert(0, "trial_id", trial.trial_id)
