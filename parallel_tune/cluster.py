@@ -7,8 +7,12 @@ joins a running cluster and plans against its alive nodes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from parallel_tune import UsageError
@@ -105,15 +109,18 @@ def init_ray(address: str | None, num_cpus: int | None, num_gpus: int | None) ->
     if address:
         probe(address)
         try:
-            ray.init(address=address, **kwargs)
+            with _stderr_to(log := Path(tempfile.gettempdir()) / "parallel_tune_ray_connect.log"):
+                ray.init(address=address, **kwargs)
         except Exception as exc:
             if _refused_token(exc):
                 raise ClusterError(
                     f"the Ray cluster at {address!r} refused this client's authentication token: set "
                     "RAY_AUTH_MODE=token and give the cluster's token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH "
-                    "or ~/.ray/auth_token; `ray get-auth-token` on the head node prints it)"
+                    f"or ~/.ray/auth_token; `ray get-auth-token` on the head node prints it; Ray's output: {log})"
                 ) from None
-            raise ClusterError(f"cannot connect to the Ray cluster at {address!r}: {_first_line(exc)}") from None
+            raise ClusterError(
+                f"cannot connect to the Ray cluster at {address!r}: {_first_line(exc)} (Ray's output: {log})"
+            ) from None
     else:
         ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **kwargs)
 
@@ -136,6 +143,25 @@ def probe(address: str, timeout_s: float = 5.0) -> None:
             f"no Ray cluster answers at {address!r} ({exc.strerror or exc}); check the head node's address "
             "(ray status on the head prints it) and that its GCS port is reachable"
         ) from None
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Send this process's stderr (file descriptor 2: Ray's C++ core writes there too) to ``path`` meanwhile.
+
+    While a client retries a refused token, Ray's core prints a warning a second
+    for 20 s; the error that follows says what went wrong, once.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "w") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _refused_token(exc: BaseException | None) -> bool:

@@ -88,11 +88,10 @@ def reservation(space: SearchSpace, point: dict[str, Any]) -> Reservation:
 
 def param_space(space: SearchSpace) -> dict[str, Any]:
     """Tune's param space: fixed settings, one ``tune.grid_search`` per grid key."""
-    from ray import cloudpickle, tune
+    from ray import tune
 
     from parallel_tune import probe
 
-    # Sent to the trial by value: a node of a cluster need not have parallel_tune installed.
-    cloudpickle.register_pickle_by_value(probe)
+    probe.send_by_value()
     base = config_dict(space, {})
     return {**base, **{k: tune.grid_search(list(v)) for k, v in space.grid.items()}}

@@ -18,6 +18,18 @@ from typing import Any
 PLACEMENT_KEY = "parallel_tune_placement"
 
 
+def send_by_value() -> None:
+    """Pickle this module's hook by value into every trial: a cluster's nodes need no parallel_tune installed.
+
+    Called wherever a trial's config is sent: a new sweep and a resumed one.
+    """
+    import sys
+
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
 def bundle_roles(num_bundles: int, num_env_runners: int, num_learners: int) -> list[str]:
     """RLlib's bundle order: the main process, each env runner, (evaluation), each remote learner."""
     roles = ["main", *(f"runner {i}" for i in range(1, num_env_runners + 1))]

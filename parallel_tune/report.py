@@ -396,13 +396,29 @@ def hardware_section(found: Findings, trials: pd.DataFrame, interval_s: float | 
     ]
     header = ["config", "CPUs reserved", "CPU mean", "CPU peak", "busy cores", "GPU % mean", "GPU MB peak"]
     every = f"every {interval_s:g} s" if interval_s else "at the sweep's --telemetry-interval"
-    out = [
-        "## Hardware use",
-        "",
-        _table(header, rows),
-        "",
-        f"Sampled in the driver {every} (head node only on a cluster).",
-    ]
+    out = ["## Hardware use", "", _table(header, rows), ""]
+    by_node = found.by_node
+    if not by_node.empty and by_node["node_id"].astype(bool).any() and by_node["node_id"].nunique() > 1:
+        labels = trials.set_index("trial_name")
+        node_rows = [
+            [
+                config_label(labels.loc[r["trial_name"]]),
+                str(r["node_id"])[:6],
+                str(r["node_ip"]),
+                _num(r["node_cores"], "g"),
+                _num(r["busy_cores_mean"], ".1f"),
+                _num(r["load_avg_1m_peak"], ".1f"),
+                _num(r["cpu_util_pct_mean"], ".0f") + " %",
+            ]
+            for _, r in by_node.iterrows()
+            if r["trial_name"] in labels.index
+        ]
+        header = ["config", "node", "IP", "node cores", "busy cores", "load peak", "CPU mean"]
+        out += ["Per node (busy cores against that node's cores):", "", _table(header, node_rows), ""]
+    out.append(
+        f"Sampled {every} on every node a trial's bundles used: the driver's node from the trial's start, the others "
+        "from its first result (the warm-up iteration)."
+    )
     if not usage["gpu_util_pct_mean"].notna().any():
         out.append("No GPU was visible to NVML on this machine: GPU columns are empty, not zero.")
     return [*out, ""]

@@ -291,12 +291,15 @@ def _telemetry(trial_dir: Path, name: str, problems: list[str]) -> pd.DataFrame 
 
 def _trial_row(trial, name: str, config: dict[str, Any], part: pd.DataFrame) -> dict[str, Any]:
     cpus, gpus, sampling_cpus = _reservation(trial)
+    error = _error_text(Path(trial.path)) if trial.status != "TERMINATED" else ""
+    # A trial whose actor died with its node can be saved as still RUNNING; its error file says otherwise.
+    status = "ERROR" if error else trial.status
     return {
         "trial_id": trial.trial_id,
         "trial_name": name,
         **config,
-        "status": trial.status,
-        "error": _error_text(Path(trial.path)) if trial.status == "ERROR" else "",
+        "status": status,
+        "error": error,
         "iterations_completed": int(part["iteration"].max()) if len(part) else 0,
         "cpus_reserved": cpus,
         "gpus_reserved": gpus,

@@ -264,6 +264,9 @@ def resume_sweep(
         unfinished=kind.RESUME,
         errored=kind.RESTART if options.retry_errored else kind.SKIP,
     )
+    from parallel_tune import probe
+
+    probe.send_by_value()
     errored = "retry" if options.retry_errored else "keep as failed"
     print(f"resuming {experiment_dir} (errored trials: {errored})", file=stream)
     tuner = tune.Tuner.restore(str(experiment_dir), trainable=PPO, _resume_config=resume_config)
@@ -291,6 +294,9 @@ def _finish(experiment_dir: Path, planned: Plan, results, analyze: bool, stream)
     )
     for label in errored:
         print(f"  failed: {label}", file=stream)
+    lost = _lost_nodes(planned)
+    if lost:
+        print(f"  nodes that left the cluster during the sweep: {', '.join(lost)}", file=stream)
     if analyze:
         from parallel_tune.analyze import analyze_experiment
 
@@ -298,6 +304,19 @@ def _finish(experiment_dir: Path, planned: Plan, results, analyze: bool, stream)
         print(f"report: {out.report}", file=stream)
     print(f"browse the trials: tensorboard --logdir {experiment_dir}", file=stream)
     return SweepResult(experiment_dir, planned, errored, finished)
+
+
+def _lost_nodes(planned: Plan) -> list[str]:
+    """Nodes alive when the sweep was planned and gone now: the likely cause of failed trials on a cluster."""
+    import ray
+
+    if not ray.is_initialized() or len(planned.nodes) < 2:
+        return []
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    if len(alive) >= len(planned.nodes):
+        return []
+    dead = [n for n in ray.nodes() if not n.get("Alive")]
+    return [f"node {n['NodeID'][:6]} ({n.get('NodeManagerAddress', '?')})" for n in dead]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -127,9 +127,15 @@ class Sampler:
         self._lock = threading.Lock()
         self._ray_workers = RayWorkers()
         psutil.cpu_percent(percpu=True)  # prime: the first call has no interval
+        self._last = time.monotonic()
+
+    #: psutil's CPU % covers the time since the previous call; over a few ms it reads 0 %.
+    MIN_WINDOW_S = 0.1
 
     def sample(self) -> dict[str, Any]:
+        time.sleep(max(self.MIN_WINDOW_S - (time.monotonic() - self._last), 0.0))
         per_core = psutil.cpu_percent(percpu=True)
+        self._last = time.monotonic()
         mem = psutil.virtual_memory()
         row: dict[str, Any] = {
             **self.node,

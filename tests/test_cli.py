@@ -17,6 +17,7 @@ from parallel_tune import analyze, spaces, sweep
         (["--space", "/nonexistent/space.yaml"], "does not exist"),
         (["--space", "smoke", "--num-cpus", "-2"], "--num-cpus must be >= 0"),
         (["--space", "smoke", "--max-concurrent", "0"], "--max-concurrent must be >= 1"),
+        (["--space", "smoke", "--max-failures", "-1"], "--max-failures must be >= 0"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, argv, message):
@@ -77,3 +78,13 @@ def test_analyze_missing_directory(tmp_path, capsys):
 def test_analyze_directory_without_experiment(tmp_path, capsys):
     assert analyze.main([str(tmp_path)]) == 2
     assert "holds no Tune experiment" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("storage", ["/proc/nope", "/dev/null/x"])
+def test_a_storage_path_that_cannot_be_written_is_refused_before_ray_starts(capsys, storage):
+    import ray
+
+    assert sweep.main(["--space", "smoke", "--storage-path", storage, "--name", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --storage-path: cannot write") and err.count("\n") == 1, err
+    assert not ray.is_initialized()

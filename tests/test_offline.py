@@ -85,7 +85,7 @@ def test_every_report_section_is_a_function_of_the_findings(tmp_path):
     assert report.why_section(found)[0] == "## Why scaling stops"
     assert report.ceiling_section(found) == [], "no ceiling was measured for this sweep"
     hardware = report.hardware_section(found, trials, 0.5)
-    assert "Sampled in the driver every 0.5 s" in "\n".join(hardware)
+    assert "Sampled every 0.5 s on every node" in "\n".join(hardware)
     assert report.failed_section(trials) == []
     assert report.problems_section(["x"]) == ["## Problems reading the experiment", "", "- x", ""]
     path = report.dashboard(found, trials, path=tmp_path / "d.png", title="envs_only")
