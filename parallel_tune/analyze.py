@@ -53,6 +53,9 @@ def compute(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> metr
         warmup_iterations=int(space.get("warmup_iterations", 1)),
         cores=cluster_cores(experiment.metadata),
         cluster=bool(experiment.metadata.get("options", {}).get("address")),
+        precision=space.get("precision"),
+        drift_iterations=experiment.drift,
+        started_at_s=experiment.metadata.get("options", {}).get("started_at_s"),
         ceiling=ceiling,
     )
 

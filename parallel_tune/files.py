@@ -7,6 +7,7 @@
         ceiling.parquet                 CEILING: the bare environment's step rate (--ceiling)
         ppo[num_env_runners=1,...]/     one Tune trial directory per config (trial_name)
             telemetry.parquet           TELEMETRY: hardware samples while it ran
+        drift/ppo[...]/                 DRIFT: the baseline again, at the end (a sweep of more than 3 configs)
         analysis/                       ANALYSIS_DIR: tables, report.md, dashboard.png
 """
 
@@ -18,6 +19,7 @@ MANIFEST = "parallel_tune.json"
 CEILING = "ceiling.parquet"
 TELEMETRY = "telemetry.parquet"
 ANALYSIS_DIR = "analysis"
+DRIFT = "drift"  # a Tune experiment of its own: the baseline re-measured at the end of the sweep
 REPORT = "report.md"
 DASHBOARD = "dashboard.png"
 

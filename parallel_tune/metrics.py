@@ -65,6 +65,82 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
+def relative_half_width(values: np.ndarray, *, seed: int = 0) -> float:
+    """The wider side of the median's bootstrap 95 % interval, relative to the median; NaN under 2 values."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    lo, hi = bootstrap_ci(values, seed=seed)
+    if np.isnan(lo):
+        return float("nan")
+    median = float(np.median(values))
+    return max(median - lo, hi - median) / median if median else float("nan")
+
+
+def precise_enough(times: np.ndarray, *, precision: float, min_measured: int) -> bool:
+    """The stopping rule: at least ``min_measured`` measured times whose interval is within +-``precision``.
+
+    The sweep's stopper and the report's ``precision_reached`` both call this,
+    so the decision and the reported numbers are the same computation.
+    """
+    times = np.asarray(times, dtype=float)
+    times = times[~np.isnan(times)]
+    return len(times) >= min_measured and relative_half_width(times) <= precision
+
+
+def drift(first: np.ndarray, again: np.ndarray, *, n_resamples: int = 2000, seed: int = 0) -> dict[str, float]:
+    """How much the baseline's time per iteration moved between the sweep's start and its end.
+
+    ``first``: the baseline trial's measured times; ``again``: the re-measured
+    ones. Returns ratio (median of ``again`` / median of ``first``) and its
+    percentile bootstrap 95 % interval, resampling both sides.
+    """
+    a, b = np.asarray(first, float), np.asarray(again, float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if not len(a) or not len(b):
+        return {
+            "ratio": float("nan"),
+            "ci_low": float("nan"),
+            "ci_high": float("nan"),
+            "n_first": len(a),
+            "n_again": len(b),
+        }
+    rng = np.random.default_rng(seed)
+    ratios = np.median(rng.choice(b, (n_resamples, len(b))), axis=1) / np.median(
+        rng.choice(a, (n_resamples, len(a))), axis=1
+    )
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return {
+        "ratio": float(np.median(b) / np.median(a)),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "n_first": len(a),
+        "n_again": len(b),
+    }
+
+
+def harness_time(iterations: pd.DataFrame, *, started_at_s: float | None = None) -> dict[str, object]:
+    """What a sweep cost beyond its measurements.
+
+    ``iterations`` needs trial_name, iteration, reported_at_s (when the result
+    reached the driver), time_this_iter_s and trial_started_at_s (when the
+    driver started the trial). Returns ``trials``: a table of trial_name and
+    startup_s (from the trial's start to its first result, less the first
+    iteration itself: actor and environment start-up), and for the sweep:
+    wall_s (``started_at_s`` to the last result), in_iterations_s (every
+    iteration's time_this_iter_s) and outside_iterations_s (the rest: start-up,
+    checkpoints, analysis is not included).
+    """
+    rows = []
+    for name, g in iterations.sort_values("iteration").groupby("trial_name", sort=True):
+        first = g.iloc[0]
+        start = first.get("trial_started_at_s", np.nan)
+        rows.append({"trial_name": name, "startup_s": first["reported_at_s"] - first["time_this_iter_s"] - start})
+    trials = pd.DataFrame(rows, columns=["trial_name", "startup_s"])
+    inside = float(iterations["time_this_iter_s"].sum())
+    wall = float(iterations["reported_at_s"].max() - started_at_s) if started_at_s else float("nan")
+    return {"trials": trials, "wall_s": wall, "in_iterations_s": inside, "outside_iterations_s": wall - inside}
+
+
 def measured(iterations: pd.DataFrame, warmup_iterations: int) -> pd.DataFrame:
     """The iterations that count: the first ``warmup_iterations`` after every (re)start excluded.
 
@@ -107,7 +183,8 @@ def summarize(
     time_per_iter_s (median), time_per_iter_s_ci_low/high (bootstrap 95 %),
     env_steps_per_iter (median env steps sampled in an iteration),
     env_steps_per_s (median of steps sampled / wall time) and its interval,
-    rel_ci_width (interval width / median time), unreliable (width above
+    rel_ci_width (interval width / median time), rel_half_width (its wider
+    side / median: what ``--precision`` bounds), unreliable (width above
     ``max_rel_ci_width``, or fewer than 2 measured iterations), the median
     sampling_s / learner_update_s / weight_sync_s / other_s and each one's
     share of the iteration (``*_share_pct``), and per-step times in ms.
@@ -133,6 +210,7 @@ def summarize(
             env_steps_per_s_ci_low=s_lo,
             env_steps_per_s_ci_high=s_hi,
             rel_ci_width=width,
+            rel_half_width=relative_half_width(t, seed=seed),
             unreliable=bool(len(g) < 2 or not width <= max_rel_ci_width),
         )
         parts = {}
@@ -426,6 +504,9 @@ class Findings:
     restarts: pd.DataFrame = field(default_factory=pd.DataFrame)
     ceiling: pd.DataFrame | None = None
     cores: int = 0
+    precision: float | None = None
+    drift: dict = field(default_factory=dict)
+    harness: dict = field(default_factory=dict)
 
 
 def findings(
@@ -439,6 +520,9 @@ def findings(
     cores: int,
     cluster: bool = False,
     ceiling: pd.DataFrame | None = None,
+    precision: float | None = None,
+    drift_iterations: pd.DataFrame | None = None,
+    started_at_s: float | None = None,
 ) -> Findings:
     """All of the above over one experiment's tables (``results.Experiment``'s three).
 
@@ -447,6 +531,10 @@ def findings(
     (``cluster``: a Ray cluster's nodes, each load judged against its own node).
     Amdahl's fit and Karp-Flatt leave out configs limited by the cores: their
     speedup says how many processes shared a core, not how RLlib scales.
+    ``precision``: the sweep's target; adds ``precision_reached`` per config.
+    ``drift_iterations``: the baseline re-measured at the end (same columns as
+    ``iterations``); ``drift`` compares it with the baseline's own trial.
+    ``started_at_s``: when the sweep started, for ``harness_time``.
     """
     usage, by_node = telemetry_summary(telemetry), telemetry_by_node(telemetry)
     warnings = (
@@ -465,6 +553,17 @@ def findings(
         scaled = ceiling_fraction(scaled, ceiling)
     scaled = diagnosis.diagnose(scaled, ran, usage, group_keys=config_keys, cores=cores)
     runner_slice = runner_scaling(scaled[scaled["limited_by"] != "cpu_cores"])
+    if precision is not None:
+        scaled["precision_reached"] = scaled["rel_half_width"] <= precision
+    moved = {}
+    if drift_iterations is not None and not drift_iterations.empty:
+        base = scaled[scaled["is_baseline"]].iloc[0]
+        mine = measured(iterations, warmup_iterations)
+        same = np.logical_and.reduce([mine[k] == base[k] for k in config_keys])
+        again = measured(drift_iterations, warmup_iterations)["time_this_iter_s"]
+        moved = drift(mine[same]["time_this_iter_s"], again)
+    stamped = {"trial_started_at_s", "reported_at_s"} <= set(iterations) and iterations["reported_at_s"].notna().any()
+    timing = harness_time(iterations, started_at_s=started_at_s) if stamped else {}
     fit = amdahl_fit(runner_slice["width"], runner_slice["slice_speedup"]) if len(runner_slice) > 1 else {"points": 0}
     return Findings(
         scaled=scaled,
@@ -477,4 +576,7 @@ def findings(
         restarts=restarts(iterations),
         ceiling=ceiling,
         cores=cores,
+        precision=precision,
+        drift=moved,
+        harness=timing,
     )

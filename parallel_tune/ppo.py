@@ -36,16 +36,8 @@ def config_dict(space: SearchSpace, point: dict[str, Any]) -> dict[str, Any]:
 
     Runners and envs per runner are always explicit, so every trial's recorded
     config says how many processes sampled, even where the space left RLlib's default.
-    Every trial reports where its bundles ran (``parallel_tune.probe``).
     """
-    from parallel_tune import probe
-
-    return {
-        "env": space.env,
-        **space.full_config(point),
-        "placement_strategy": space.placement_strategy,
-        "callbacks_on_train_result": probe.record_placement,
-    }
+    return {"env": space.env, **space.full_config(point), "placement_strategy": space.placement_strategy}
 
 
 def _known_keys() -> set[str]:
@@ -90,8 +82,5 @@ def param_space(space: SearchSpace) -> dict[str, Any]:
     """Tune's param space: fixed settings, one ``tune.grid_search`` per grid key."""
     from ray import tune
 
-    from parallel_tune import probe
-
-    probe.send_by_value()
     base = config_dict(space, {})
     return {**base, **{k: tune.grid_search(list(v)) for k, v in space.grid.items()}}

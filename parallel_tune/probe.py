@@ -1,33 +1,48 @@
 """Where a trial's bundles ran, reported by the trial itself.
 
 Tune's callbacks run in the driver and cannot see which node holds which
-bundle of a trial's placement group; the trial's own process can. RLlib calls
-``record_placement`` after every training iteration (PPOConfig's
-``callbacks_on_train_result``); the first call looks its placement group up
-once and every result then carries it under ``PLACEMENT_KEY`` as JSON: one
-entry per bundle with its role (``main``, ``runner 1``, ..., ``learner 1``),
-node id, node IP and resources. The loader turns it into ``trials.parquet``'s
-``placement`` column and the report's "where each trial ran".
+bundle of a trial's placement group; the trial's own process can. Every
+trial is RLlib's PPO with one addition (``measured_ppo``): when it logs a
+result, after the iteration is timed, it adds its placement under
+``PLACEMENT_KEY`` as JSON, looked up once: one entry per bundle with its role
+(``main``, ``runner 1``, ..., ``learner 1``), node id, node IP and resources.
+The loader turns it into ``trials.parquet``'s ``placement`` column and the
+report's "where each trial ran". (Not an RLlib callback in the config: Tune
+stores a trial's config as JSON, and a resumed trial got a string back.)
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 from typing import Any
 
 PLACEMENT_KEY = "parallel_tune_placement"
 
 
-def send_by_value() -> None:
-    """Pickle this module's hook by value into every trial: a cluster's nodes need no parallel_tune installed.
+@functools.cache
+def measured_ppo():
+    """RLlib's PPO, whose results also say where the trial's bundles ran; the trainable every sweep runs.
 
-    Called wherever a trial's config is sent: a new sweep and a resumed one.
+    Defined in a function so Ray sends the class by value: a cluster's nodes
+    need no parallel_tune installed.
     """
-    import sys
-
     from ray import cloudpickle
+    from ray.rllib.algorithms.ppo import PPO
 
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # _placement goes along, by value too
+
+    class MeasuredPPO(PPO):
+        def log_result(self, result: dict) -> None:
+            cached = getattr(self, "_parallel_tune_placement", None)
+            if cached is None:
+                cached = self._parallel_tune_placement = json.dumps(_placement(self.config))
+            result[PLACEMENT_KEY] = cached
+            super().log_result(result)
+
+    MeasuredPPO.__name__ = MeasuredPPO.__qualname__ = "PPO"  # Tune's logs and names say PPO, as RLlib's does
+    return MeasuredPPO
 
 
 def bundle_roles(num_bundles: int, num_env_runners: int, num_learners: int) -> list[str]:
@@ -36,17 +51,6 @@ def bundle_roles(num_bundles: int, num_env_runners: int, num_learners: int) -> l
     learners = [f"learner {i}" for i in range(1, num_learners + 1)]
     middle = max(num_bundles - len(roles) - len(learners), 0)
     return [*roles, *(["other"] * middle), *learners][:num_bundles]
-
-
-def record_placement(algorithm=None, metrics_logger=None, result: dict | None = None, **kwargs: Any) -> None:
-    """RLlib's ``on_train_result`` hook: add the trial's placement to its result."""
-    if result is None or algorithm is None:
-        return
-    cached = getattr(algorithm, "_parallel_tune_placement", None)
-    if cached is None:
-        cached = json.dumps(_placement(algorithm.config))
-        algorithm._parallel_tune_placement = cached
-    result[PLACEMENT_KEY] = cached
 
 
 def _placement(config) -> list[dict[str, Any]]:

@@ -1,4 +1,10 @@
-"""One line per iteration: which trial of how many, iteration, elapsed, ETA."""
+"""One line per iteration: which trial of how many, iteration, elapsed, ETA.
+
+It also stamps every result with ``trial_started_at_s``, when the driver
+started the trial, and ``reported_at_s``, when the result reached the driver
+(Tune's own ``timestamp`` is whole seconds): the harness's start-up time is
+measured from them.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +20,23 @@ def _hms(seconds: float) -> str:
 
 
 class ProgressCallback(Callback):
-    """Prints progress to stderr; ETA assumes later trials take as long per iteration."""
+    """Prints progress to stderr.
 
-    def __init__(self, total_trials: int, iterations: int, stream=None):
+    The ETA assumes later trials take as long per iteration, and (``adaptive``:
+    a precision target stops trials early) as many iterations as the finished
+    trials needed on average; before any finished, the cap.
+    """
+
+    def __init__(self, total_trials: int, iterations: int, stream=None, adaptive: bool = False):
         self.total_trials = total_trials
         self.iterations = iterations
+        self.adaptive = adaptive
         self.stream = stream
         self._started = time.monotonic()
         self._order: dict[str, int] = {}
         self._iter_s: list[float] = []
+        self._needed: list[int] = []
+        self._start_s: dict[str, float] = {}
 
     def __getstate__(self):  # Tune pickles callbacks into its experiment state
         state = dict(self.__dict__)
@@ -36,13 +50,24 @@ class ProgressCallback(Callback):
         return self._order.setdefault(trial.trial_id, len(self._order) + 1)
 
     def on_trial_start(self, iteration, trials, trial, **info):
+        self._start_s[trial.trial_id] = time.time()
         self._print(f"[trial {self._index(trial)}/{self.total_trials}] {trial} started")
 
+    def expected_iterations(self) -> float:
+        """Iterations a trial is expected to run: the cap, or what finished trials needed (adaptive)."""
+        if self.adaptive and self._needed:
+            return sum(self._needed) / len(self._needed)
+        return float(self.iterations)
+
     def on_trial_result(self, iteration, trials, trial, result, **info):
+        result["trial_started_at_s"] = self._start_s.get(trial.trial_id, float("nan"))
+        result["reported_at_s"] = time.time()
         done_iters = result.get("training_iteration", 0)
         self._iter_s.append(result.get("time_this_iter_s", 0.0))
         finished = sum(1 for t in trials if t.status in ("TERMINATED", "ERROR"))
-        remaining_iters = (self.total_trials - finished) * self.iterations - done_iters
+        expected = self.expected_iterations()
+        later = max(self.total_trials - finished - 1, 0) * expected
+        remaining_iters = later + max(expected - done_iters, 1 if done_iters < self.iterations else 0)
         mean = sum(self._iter_s) / len(self._iter_s)
         elapsed = time.monotonic() - self._started
         self._print(
@@ -52,6 +77,7 @@ class ProgressCallback(Callback):
         )
 
     def on_trial_complete(self, iteration, trials, trial, **info):
+        self._needed.append(int((trial.last_result or {}).get("training_iteration", self.iterations)))
         self._print(f"[trial {self._index(trial)}/{self.total_trials}] {trial} finished")
 
     def on_trial_error(self, iteration, trials, trial, **info):

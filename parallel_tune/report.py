@@ -81,10 +81,12 @@ def render_markdown(
     sections = [
         header_section(metadata, dashboard_name),
         results_section(found, int(space.get("warmup_iterations", 1))),
+        drift_section(found),
         recommendation_section(found),
         budget_section(found),
         why_section(found),
         ceiling_section(found),
+        measurement_section(found, trials, space),
         placement_section(trials),
         hardware_section(found, trials, telemetry_interval_s(metadata)),
         misconfiguration_section(found),
@@ -100,13 +102,27 @@ def header_section(metadata: dict[str, Any], dashboard_name: str) -> list[str]:
     versions = machine.get("versions", {})
     ppo = space.get("ppo", {})
     gpus = ", ".join(machine.get("gpu_models") or []) or "none"
+    nodes = machine.get("nodes") or []
+    where = (
+        f"Driver machine: {machine.get('cpu_model', '?')}, {machine.get('logical_cores', '?')} logical / "
+        f"{machine.get('physical_cores', '?')} physical cores, GPUs: {gpus}. "
+    )
+    if len(nodes) > 1:
+        each = "; ".join(
+            f"{str(n.get('node_id', '?'))[:6]} ({n.get('node_ip', '?')}): {n.get('cpu_model', '?')}, "
+            f"{n.get('logical_cores', '?')} cores, {n.get('resources', {}).get('CPU', 0):g} Ray CPUs, "
+            f"{n.get('gpu_count', 0)} GPU(s)"
+            for n in nodes
+        )
+        where += f"Ray cluster of {len(nodes)} nodes: {each}. "
+    else:
+        where = where.replace("Driver machine", "Machine")
     return [
         f"# Scaling report: {space.get('name', '?')}",
         "",
         f"{space.get('env', '?')}, PPO train_batch_size {ppo.get('train_batch_size', '?')}, "
         f"{space.get('iterations', '?')} iterations per config ({space.get('warmup_iterations', '?')} warm-up, "
-        f"excluded). Machine: {machine.get('cpu_model', '?')}, {machine.get('logical_cores', '?')} logical / "
-        f"{machine.get('physical_cores', '?')} physical cores, GPUs: {gpus}. "
+        f"excluded). {where}"
         + ", ".join(f"{k} {versions.get(k, '?')}" for k in ("ray", "torch", "gymnasium", "mujoco"))
         + f"; run {machine.get('date_utc', '?')}.",
         "",
@@ -152,6 +168,73 @@ def results_section(found: Findings, warmup_iterations: int) -> list[str]:
         )
     if len(found.restarts):
         out.append("")
+    return out
+
+
+def drift_section(found: Findings) -> list[str]:
+    """Did the machine's speed move during the sweep? Every speedup divides by the baseline's time."""
+    d = found.drift
+    if not d or pd.isna(d.get("ratio")):
+        return []
+    threshold = found.precision or 0.05
+    text = (
+        f"The baseline, re-measured at the end of the sweep ({d['n_again']} iterations), took "
+        f"{d['ratio']:.3f}x its first time per iteration [95 % CI {d['ci_low']:.3f}, {d['ci_high']:.3f}]"
+    )
+    if abs(d["ratio"] - 1) > threshold:
+        text = (
+            f"⚠ **The machine drifted.** {text}: more than ±{100 * threshold:g} %. Every speedup and efficiency "
+            "above divides by the baseline's time, so they carry that uncertainty; re-run on a quieter machine."
+        )
+    else:
+        text += f": within ±{100 * threshold:g} %, no drift beyond the precision asked."
+    return [text, ""]
+
+
+def measurement_section(found: Findings, trials: pd.DataFrame, space: dict[str, Any]) -> list[str]:
+    """How much each config was measured, whether the precision asked was reached, and what the harness cost."""
+    scaled = found.scaled
+    if scaled.empty:
+        return []
+    cap, warmup = space.get("iterations", "?"), space.get("warmup_iterations", "?")
+    if found.precision:
+        intro = (
+            f"Precision asked: ±{100 * found.precision:g} % (the 95 % interval of the median time per iteration), "
+            f"after at least {space.get('min_measured_iterations', 3)} measured iterations; {cap} iterations at most "
+            f"({warmup} warm-up)."
+        )
+    else:
+        intro = f"No precision target: every config ran its {cap} iterations ({warmup} warm-up)."
+    # diagnosis.diagnose gave every config its trial_name
+    merged = scaled.merge(trials[["trial_name", "iterations_completed"]], on="trial_name", how="left")
+    startup = found.harness.get("trials", pd.DataFrame(columns=["trial_name", "startup_s"]))
+    merged = merged.merge(startup, on="trial_name", how="left")
+    rows = []
+    for _, r in merged.sort_values(_ORDER).iterrows():
+        reached = r.get("precision_reached")
+        verdict = "–" if reached is None or pd.isna(reached) else ("yes" if reached else "⚠ no: hit the cap")
+        rows.append(
+            [
+                config_label(r),
+                _num(r["iterations_completed"], ".0f"),
+                str(int(r["n_measured"])),
+                "±" + _num(100 * r["rel_half_width"], ".1f") + " %",
+                verdict,
+                _num(r.get("startup_s"), ".1f"),
+            ]
+        )
+    header = ["config", "iterations run", "measured", "95 % CI half-width", "precision reached", "start-up s"]
+    out = ["## How long each config was measured", "", intro, "", _table(header, rows, "lrrrlr"), ""]
+    h = found.harness
+    if h and not pd.isna(h.get("wall_s")):
+        share = 100 * h["in_iterations_s"] / h["wall_s"] if h["wall_s"] else float("nan")
+        out += [
+            f"The sweep took {h['wall_s']:.0f} s from its start to its last result, {h['in_iterations_s']:.0f} s of "
+            f"it inside measured and warm-up iterations ({share:.0f} %); the other {h['outside_iterations_s']:.0f} s "
+            "is the harness: trial start-up (actors, environments; the column above), checkpoints, Tune's "
+            "bookkeeping and the ceiling run if any.",
+            "",
+        ]
     return out
 
 

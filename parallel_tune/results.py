@@ -44,6 +44,7 @@ class Experiment:
     telemetry: pd.DataFrame
     metadata: dict[str, Any]
     problems: list[str] = field(default_factory=list)
+    drift: pd.DataFrame = field(default_factory=pd.DataFrame)  # the baseline re-measured at the end, per iteration
 
     @property
     def grid_keys(self) -> list[str]:
@@ -81,6 +82,9 @@ def _column_map() -> dict[str, str]:
         "time_this_iter_s": "time_this_iter_s",
         "time_total_s": "time_total_s",
         "timestamp": "timestamp_s",
+        # Stamped by parallel_tune.progress: when the driver started the trial, when this result reached it.
+        "trial_started_at_s": "trial_started_at_s",
+        "reported_at_s": "reported_at_s",
         "node_ip": "node_ip",
         PLACEMENT_KEY: "placement_json",
         "num_training_step_calls_per_iteration": "training_steps_per_iteration",
@@ -162,7 +166,9 @@ def load_analysis(analysis_dir: Path) -> Experiment:
     problems = list(metadata.pop("problems", []))
     experiment_dir = analysis_dir.parent if analysis_dir.name == files.ANALYSIS_DIR else analysis_dir
     metadata = {**metadata, "experiment_dir": str(experiment_dir)}
-    return Experiment(iterations, trials, telemetry, metadata, problems)
+    drift_path = analysis_dir / files.table(files.DRIFT)
+    drift = read_table(drift_path)[0] if drift_path.exists() else pd.DataFrame()
+    return Experiment(iterations, trials, telemetry, metadata, problems, drift)
 
 
 def _open_analysis(experiment_dir: Path):
@@ -258,6 +264,13 @@ def load_experiment(experiment_dir: Path | str) -> Experiment:
     experiment.iterations = _with_total_envs(pd.concat(iter_rows, ignore_index=True) if iter_rows else pd.DataFrame())
     experiment.trials = _with_total_envs(pd.DataFrame(trial_rows))
     experiment.telemetry = pd.concat(telemetry, ignore_index=True) if telemetry else pd.DataFrame()
+    if (experiment_dir / files.DRIFT).is_dir():
+        try:
+            again = load_experiment(experiment_dir / files.DRIFT)
+            experiment.drift = again.iterations
+            experiment.problems += [f"drift check: {p}" for p in again.problems]
+        except ResultsError as exc:
+            experiment.problems.append(f"the drift check cannot be read ({exc}); no drift is reported")
     return experiment
 
 
@@ -352,5 +365,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 def write_tables(experiment: Experiment, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {"iterations": experiment.iterations, "trials": experiment.trials, "telemetry": experiment.telemetry}
+    if not experiment.drift.empty:
+        tables[files.DRIFT] = experiment.drift
     meta = {**experiment.metadata, "problems": experiment.problems}
     return {name: write_table(df, out_dir / files.table(name), meta) for name, df in tables.items()}

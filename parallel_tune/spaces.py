@@ -41,6 +41,8 @@ _TOP_KEYS = {
     "baseline": dict,
     "placement_strategy": str,
     "checkpoint_frequency": int,
+    "precision": (int, float),
+    "min_measured_iterations": int,
     "ppo": dict,
     "grid": dict,
 }
@@ -68,6 +70,8 @@ class SearchSpace:
     baseline: dict[str, Any] = field(default_factory=dict)
     placement_strategy: str = "PACK"
     checkpoint_frequency: int = 0
+    precision: float | None = None
+    min_measured_iterations: int = 3
     description: str = ""
     source: str = ""
 
@@ -91,6 +95,8 @@ class SearchSpace:
             "baseline": self.baseline_config(),
             "placement_strategy": self.placement_strategy,
             "checkpoint_frequency": self.checkpoint_frequency,
+            "precision": self.precision,
+            "min_measured_iterations": self.min_measured_iterations,
         }
 
     def full_config(self, point: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +119,7 @@ class SearchSpace:
         envs_per_runner: list[int] | None = None,
         iterations: int | None = None,
         env: str | None = None,
+        precision: float | None = None,
     ) -> SearchSpace:
         """The CLI's overrides; each replaces one part of the file's grid."""
         grid = dict(self.grid)
@@ -125,6 +132,7 @@ class SearchSpace:
             grid=grid,
             iterations=self.iterations if iterations is None else iterations,
             env=self.env if env is None else env,
+            precision=self.precision if precision is None else precision,
         )
         return validate(space)
 
@@ -170,7 +178,8 @@ def from_dict(data: Any, *, name: str, source: str = "", cpus: int | None = None
             raise SpaceError(f"{where}: missing required key {key!r}")
     for key, kind in _TOP_KEYS.items():
         if key in data and not isinstance(data[key], kind):
-            raise SpaceError(f"{where}: {key!r} must be a {kind.__name__}, got {data[key]!r}")
+            names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            raise SpaceError(f"{where}: {key!r} must be a {names}, got {data[key]!r}")
     grid = {k: _grid_values(where, k, v, cpus) for k, v in data["grid"].items()}
     space = SearchSpace(
         name=name,
@@ -182,6 +191,8 @@ def from_dict(data: Any, *, name: str, source: str = "", cpus: int | None = None
         baseline=dict(data.get("baseline") or {}),
         placement_strategy=data.get("placement_strategy", "PACK").upper(),
         checkpoint_frequency=data.get("checkpoint_frequency", 0),
+        precision=data.get("precision"),
+        min_measured_iterations=data.get("min_measured_iterations", 3),
         description=data.get("description", "").strip(),
         source=source,
     )
@@ -224,6 +235,17 @@ def validate(space: SearchSpace) -> SearchSpace:
         raise SpaceError(
             f"{where}: 'warmup_iterations' must be in [0, iterations), got "
             f"{space.warmup_iterations} with iterations={space.iterations}"
+        )
+    if space.precision is not None and (isinstance(space.precision, bool) or not 0 < space.precision <= 1):
+        raise SpaceError(
+            f"{where}: 'precision' is the 95 % interval's half-width relative to the median, in (0, 1]; "
+            f"got {space.precision!r}"
+        )
+    measurable = space.iterations - space.warmup_iterations
+    if space.precision is not None and not 2 <= space.min_measured_iterations <= measurable:
+        raise SpaceError(
+            f"{where}: 'min_measured_iterations' must be between 2 and iterations - warmup_iterations "
+            f"({measurable}), got {space.min_measured_iterations}"
         )
     if space.checkpoint_frequency < 0:
         raise SpaceError(f"{where}: 'checkpoint_frequency' must be >= 0")

@@ -15,18 +15,21 @@ import argparse
 import datetime as dt
 import os
 import sys
+import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from parallel_tune import UsageError, cluster, manifest, spaces
 from parallel_tune import plan as planning
-from parallel_tune.files import CEILING, MANIFEST, trial_name
+from parallel_tune.files import CEILING, DRIFT, MANIFEST, trial_name
 from parallel_tune.placement import total
 from parallel_tune.plan import Plan
 from parallel_tune.spaces import SearchSpace
 
 DEFAULT_STORAGE = Path("~/ray_results").expanduser()  # Tune's own default
+#: A sweep of more configs than this re-measures its baseline at the end (--no-drift-check skips it).
+DRIFT_CHECK_ABOVE = 3
 
 
 class SweepError(UsageError):
@@ -61,6 +64,7 @@ class SweepOptions:
     ceiling_s: float | None = None
     retry_errored: bool = False
     max_failures: int = 0
+    drift_check: bool | None = None  # None: when more than DRIFT_CHECK_ABOVE configs run
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> SweepOptions:
@@ -72,6 +76,7 @@ class SweepOptions:
             telemetry_interval_s=args.telemetry_interval,
             analyze=not args.no_analyze,
             ceiling_s=args.ceiling,
+            drift_check=False if args.no_drift_check else None,
         )
 
     def check(self) -> SweepOptions:
@@ -135,6 +140,7 @@ def run_sweep(
     cluster.init_ray(options.address, options.num_cpus, options.num_gpus)
     from parallel_tune.machine import describe
 
+    started_at_s = time.time()
     record = manifest.Manifest.of(
         planned,
         command=argv,
@@ -142,31 +148,46 @@ def run_sweep(
         telemetry=options.telemetry,
         telemetry_interval_s=options.telemetry_interval_s,
         address=options.address,
+        started_at_s=started_at_s,
     )
     manifest.write(experiment_dir, record)
 
     if options.ceiling_s:
         _measure_ceiling(planned, experiment_dir, options.ceiling_s, stream)
 
-    from ray import tune
-    from ray.rllib.algorithms.ppo import PPO
-
-    from parallel_tune import ppo
     from parallel_tune.progress import ProgressCallback
 
-    tune_callbacks: list[Any] = [ProgressCallback(len(planned.runnable), space.iterations), *(callbacks or [])]
+    progress = ProgressCallback(len(planned.runnable), space.iterations, adaptive=space.precision is not None)
+    tune_callbacks: list[Any] = [progress, *(callbacks or [])]
     if options.telemetry:
         from parallel_tune.telemetry import TelemetryCallback
 
         tune_callbacks.insert(0, TelemetryCallback(interval_s=options.telemetry_interval_s))
-    grid_keys = list(space.grid)
+    results = _tuner(run_space, experiment_dir.parent, name, options, tune_callbacks, list(space.grid)).fit()
+    _maybe_recheck_baseline(planned, results, experiment_dir, options, stream)
+    return _finish(experiment_dir, planned, results, options.analyze, stream)
+
+
+def _maybe_recheck_baseline(planned: Plan, results, experiment_dir: Path, options: SweepOptions, stream) -> None:
+    wanted = options.drift_check if options.drift_check is not None else len(planned.runnable) > DRIFT_CHECK_ABOVE
+    if wanted and _complete(planned, results) and not (experiment_dir / DRIFT).exists():
+        _recheck_baseline(planned, experiment_dir, options, stream)
+
+
+def _tuner(space: SearchSpace, storage: Path, name: str, options: SweepOptions, callbacks: list, grid_keys: list[str]):
+    """One Tune trial per config of ``space``, named by the sweep's grid keys, stopped by ``PrecisionStopper``."""
+    from ray import tune
+
+    from parallel_tune import ppo
+    from parallel_tune.probe import measured_ppo
+    from parallel_tune.stopping import PrecisionStopper
 
     def _name(trial) -> str:
         return trial_name(trial.config, grid_keys)
 
-    tuner = tune.Tuner(
-        PPO,
-        param_space=ppo.param_space(run_space),
+    return tune.Tuner(
+        measured_ppo(),
+        param_space=ppo.param_space(space),
         tune_config=tune.TuneConfig(
             max_concurrent_trials=options.max_concurrent,
             trial_name_creator=_name,
@@ -174,9 +195,9 @@ def run_sweep(
         ),
         run_config=tune.RunConfig(
             name=name,
-            storage_path=str(experiment_dir.parent),
-            stop={"training_iteration": space.iterations},
-            callbacks=tune_callbacks,
+            storage_path=str(storage),
+            stop=PrecisionStopper(space),
+            callbacks=callbacks,
             checkpoint_config=tune.CheckpointConfig(
                 checkpoint_frequency=space.checkpoint_frequency, checkpoint_at_end=True
             ),
@@ -184,8 +205,50 @@ def run_sweep(
             verbose=0,
         ),
     )
-    results = tuner.fit()
-    return _finish(experiment_dir, planned, results, options.analyze, stream)
+
+
+def _recheck_baseline(planned: Plan, experiment_dir: Path, options: SweepOptions, stream) -> None:
+    """Run the baseline config again, briefly, into ``<experiment>/drift``: did the machine's speed move?
+
+    Warm-up plus ``min_measured_iterations`` iterations of the same settings;
+    the analysis compares its times with the baseline trial's.
+    """
+    from dataclasses import replace
+
+    from parallel_tune.progress import ProgressCallback
+
+    space = planned.space
+    base = space.baseline_config()
+    point = base if any(t.config == base for t in planned.runnable) else planned.runnable[0].config
+    iterations = space.warmup_iterations + space.min_measured_iterations
+    again = replace(space, grid={k: [v] for k, v in point.items()}, iterations=iterations, precision=None)
+    print(f"drift check: {trial_name(point, list(point))} again, {iterations} iterations", file=stream)
+    callbacks: list[Any] = [ProgressCallback(1, iterations)]
+    if options.telemetry:
+        from parallel_tune.telemetry import TelemetryCallback
+
+        callbacks.insert(0, TelemetryCallback(interval_s=options.telemetry_interval_s))
+    _tuner(again, experiment_dir, DRIFT, replace(options, max_concurrent=1), callbacks, list(space.grid)).fit()
+
+
+def _complete(planned: Plan, results) -> bool:
+    """Every trial ended: an error, its cap, or (with a precision target) precise enough."""
+    return all(r.error or _ran_out(planned.space, r) for r in results)
+
+
+def _ran_out(space: SearchSpace, result) -> bool:
+    from parallel_tune import metrics
+
+    if (result.metrics or {}).get("training_iteration", 0) >= space.iterations:
+        return True
+    if space.precision is None or result.metrics_dataframe is None:
+        return False
+    df = result.metrics_dataframe
+    keep = (df["training_iteration"] > space.warmup_iterations) & (
+        df.get("iterations_since_restore", df["training_iteration"]) > space.warmup_iterations
+    )
+    times = df.loc[keep, "time_this_iter_s"].to_numpy(float)
+    return metrics.precise_enough(times, precision=space.precision, min_measured=space.min_measured_iterations)
 
 
 def _create(experiment_dir: Path) -> None:
@@ -244,7 +307,6 @@ def resume_sweep(
     if not (experiment_dir / MANIFEST).exists():
         raise SweepError(f"--resume: {experiment_dir} holds no parallel_tune experiment to resume")
     from ray import tune
-    from ray.rllib.algorithms.ppo import PPO
     from ray.tune import ResumeConfig
 
     if not tune.Tuner.can_restore(str(experiment_dir)):
@@ -264,13 +326,13 @@ def resume_sweep(
         unfinished=kind.RESUME,
         errored=kind.RESTART if options.retry_errored else kind.SKIP,
     )
-    from parallel_tune import probe
+    from parallel_tune.probe import measured_ppo
 
-    probe.send_by_value()
     errored = "retry" if options.retry_errored else "keep as failed"
     print(f"resuming {experiment_dir} (errored trials: {errored})", file=stream)
-    tuner = tune.Tuner.restore(str(experiment_dir), trainable=PPO, _resume_config=resume_config)
+    tuner = tune.Tuner.restore(str(experiment_dir), trainable=measured_ppo(), _resume_config=resume_config)
     results = tuner.fit()
+    _maybe_recheck_baseline(planned, results, experiment_dir, options, stream)
     return _finish(experiment_dir, planned, results, options.analyze, stream)
 
 
@@ -280,7 +342,7 @@ def _finish(experiment_dir: Path, planned: Plan, results, analyze: bool, stream)
         label = Path(r.path).name
         if r.error:
             errored.append(label)
-        elif (r.metrics or {}).get("training_iteration", 0) < planned.space.iterations:
+        elif not _ran_out(planned.space, r):
             unfinished.append(label)
         else:
             finished.append(label)
@@ -327,7 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", help="space name in search_spaces/ or a YAML path (default runners_only)")
     p.add_argument("--runners", help="num_env_runners values, e.g. '1,2,4' (replaces the space's)")
     p.add_argument("--envs-per-runner", help="num_envs_per_env_runner values, e.g. '1,2'")
-    p.add_argument("--iterations", type=int, help="training iterations per config")
+    p.add_argument("--iterations", type=int, help="training iterations per config (with --precision: the cap)")
+    p.add_argument(
+        "--precision",
+        type=float,
+        metavar="P",
+        help="stop a trial once its 95 %% interval of time per iteration is within +-P of the median (e.g. 0.05)",
+    )
     p.add_argument("--env", help="gymnasium environment id (default: the space's)")
     p.add_argument("--storage-path", default=str(DEFAULT_STORAGE), help="Tune storage path (default %(default)s)")
     p.add_argument("--name", help="experiment name (default: <space>_<date>)")
@@ -339,6 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-telemetry", action="store_true", help="do not sample CPU/GPU during trials")
     p.add_argument("--telemetry-interval", type=float, default=1.0, help="seconds between samples")
     p.add_argument("--no-analyze", action="store_true", help="skip the analysis at the end")
+    p.add_argument(
+        "--no-drift-check",
+        action="store_true",
+        help=f"do not re-measure the baseline at the end (default: on above {DRIFT_CHECK_ABOVE} configs)",
+    )
     p.add_argument(
         "--ceiling",
         nargs="?",
@@ -359,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_SPACE_FLAGS = ("space", "runners", "envs_per_runner", "iterations", "env")
+_SPACE_FLAGS = ("space", "runners", "envs_per_runner", "iterations", "env", "precision")
 
 
 def resolve_space(args: argparse.Namespace, cpus: int | None) -> SearchSpace:
@@ -373,7 +446,13 @@ def resolve_space(args: argparse.Namespace, cpus: int | None) -> SearchSpace:
     )
     if args.iterations is not None and args.iterations < 1:
         raise SweepError(f"--iterations must be >= 1, got {args.iterations}")
-    return space.with_overrides(runners=runners, envs_per_runner=envs, iterations=args.iterations, env=args.env)
+    if args.precision is not None and not 0 < args.precision <= 1:
+        raise SweepError(
+            f"--precision must be in (0, 1], a fraction of the median (0.05 is +-5 %), got {args.precision:g}"
+        )
+    return space.with_overrides(
+        runners=runners, envs_per_runner=envs, iterations=args.iterations, env=args.env, precision=args.precision
+    )
 
 
 def _run(args: argparse.Namespace, argv: list[str], options: SweepOptions) -> int:

@@ -99,7 +99,7 @@ def test_a_spread_sweep_on_two_nodes_is_measured_and_judged_on_both(tmp_path):
     machine = experiment.metadata["machine"]
     assert len(machine["nodes"]) == 2 and all(n["logical_cores"] >= 1 for n in machine["nodes"])
     report = (tmp_path / "x" / "analysis" / "report.md").read_text()
-    assert "## Where each trial ran" in report and "3r x 1e: " in report
+    assert "## Where each trial ran" in report and "3r x 1e: " in report and "Ray cluster of 2 nodes" in report
     assert "wanted 4 CPUs" not in report and "limited by the CPU cores" not in report
     assert "Per node (busy cores against that node's cores)" in report
     summary = read_table(tmp_path / "x" / "analysis" / "summary.parquet")[0]

@@ -1,13 +1,14 @@
 """The progress lines, driven directly with small fake trials."""
 
 import io
+import time
 from types import SimpleNamespace
 
 from parallel_tune.progress import ProgressCallback
 
 
-def trial(tid, status="RUNNING"):
-    return SimpleNamespace(trial_id=tid, status=status, path=f"/x/{tid}", __str__=lambda self: tid)
+def trial(tid, status="RUNNING", last=None):
+    return SimpleNamespace(trial_id=tid, status=status, path=f"/x/{tid}", last_result=last or {})
 
 
 def test_progress_says_which_trial_iteration_elapsed_and_eta():
@@ -17,7 +18,7 @@ def test_progress_says_which_trial_iteration_elapsed_and_eta():
     cb.on_trial_start(0, [a, b], a)
     for i in (1, 2, 3):
         cb.on_trial_result(i, [a, b], a, {"training_iteration": i, "time_this_iter_s": 10.0})
-    a.status = "TERMINATED"
+    a.status, a.last_result = "TERMINATED", {"training_iteration": 3}
     cb.on_trial_complete(3, [a, b], a)
     cb.on_trial_start(3, [a, b], b)
     cb.on_trial_result(4, [a, b], b, {"training_iteration": 1, "time_this_iter_s": 10.0})
@@ -35,3 +36,27 @@ def test_progress_pickles_without_its_stream():
 
     cb = ProgressCallback(total_trials=1, iterations=1, stream=io.StringIO())
     assert pickle.loads(pickle.dumps(cb)).stream is None
+
+
+def test_every_result_says_when_its_trial_started():
+    cb = ProgressCallback(total_trials=1, iterations=2, stream=io.StringIO())
+    a = trial("a")
+    cb.on_trial_start(0, [a], a)
+    result = {"training_iteration": 1, "time_this_iter_s": 1.0}
+    cb.on_trial_result(1, [a], a, result)
+    assert abs(result["trial_started_at_s"] - time.time()) < 5
+    assert result["trial_started_at_s"] <= result["reported_at_s"] <= time.time()
+
+
+def test_an_adaptive_eta_expects_what_finished_trials_needed():
+    out = io.StringIO()
+    cb = ProgressCallback(total_trials=3, iterations=10, stream=out, adaptive=True)
+    a, b, c = trial("a"), trial("b"), trial("c")
+    cb.on_trial_start(0, [a, b, c], a)
+    cb.on_trial_result(1, [a, b, c], a, {"training_iteration": 1, "time_this_iter_s": 10.0})
+    assert out.getvalue().splitlines()[-1].endswith("eta 0:04:50")  # the cap before any trial finished: 29 x 10 s
+    a.status, a.last_result = "TERMINATED", {"training_iteration": 4}  # stopped by precision after 4
+    cb.on_trial_complete(4, [a, b, c], a)
+    cb.on_trial_start(4, [a, b, c], b)
+    cb.on_trial_result(5, [a, b, c], b, {"training_iteration": 1, "time_this_iter_s": 10.0})
+    assert out.getvalue().splitlines()[-1].endswith("eta 0:01:10")  # b: 3 more, c: 4 -> 7 x 10 s
