@@ -119,23 +119,27 @@ def drift(first: np.ndarray, again: np.ndarray, *, n_resamples: int = 2000, seed
 
 
 def harness_time(iterations: pd.DataFrame, *, started_at_s: float | None = None) -> dict[str, object]:
-    """What a sweep cost beyond its measurements.
+    """What a sweep cost beyond its measurements (trials run one after another).
 
-    ``iterations`` needs trial_name, iteration, reported_at_s (when the result
-    reached the driver), time_this_iter_s and trial_started_at_s (when the
-    driver started the trial). Returns ``trials``: a table of trial_name and
-    startup_s (from the trial's start to its first result, less the first
-    iteration itself: actor and environment start-up), and for the sweep:
-    wall_s (``started_at_s`` to the last result), in_iterations_s (every
-    iteration's time_this_iter_s) and outside_iterations_s (the rest: start-up,
-    checkpoints, analysis is not included).
+    ``iterations`` needs trial_name, iteration, time_this_iter_s and
+    reported_at_s (when the result reached the driver). Returns ``trials``: a
+    table of trial_name and startup_s, the time from the previous trial's last
+    result (the sweep's start, ``started_at_s``, for the first) to the start of
+    this trial's first iteration: checkpoint and teardown of the previous
+    trial, this one's placement group, actors and environments. And for the
+    sweep: wall_s (its start to the last result), in_iterations_s (every
+    iteration's time_this_iter_s, warm-up included) and outside_iterations_s
+    (the rest).
     """
-    rows = []
-    for name, g in iterations.sort_values("iteration").groupby("trial_name", sort=True):
-        first = g.iloc[0]
-        start = first.get("trial_started_at_s", np.nan)
-        rows.append({"trial_name": name, "startup_s": first["reported_at_s"] - first["time_this_iter_s"] - start})
-    trials = pd.DataFrame(rows, columns=["trial_name", "startup_s"])
+    spans = (
+        iterations.groupby("trial_name")
+        .agg(first_at=("reported_at_s", "min"), last_at=("reported_at_s", "max"))
+        .sort_values("first_at")
+    )
+    firsts = iterations.loc[iterations.groupby("trial_name")["reported_at_s"].idxmin()].set_index("trial_name")
+    previous_end = spans["last_at"].shift(1).fillna(started_at_s if started_at_s else np.nan)
+    startup = spans["first_at"] - firsts.loc[spans.index, "time_this_iter_s"] - previous_end
+    trials = pd.DataFrame({"trial_name": spans.index, "startup_s": startup.to_numpy()})
     inside = float(iterations["time_this_iter_s"].sum())
     wall = float(iterations["reported_at_s"].max() - started_at_s) if started_at_s else float("nan")
     return {"trials": trials, "wall_s": wall, "in_iterations_s": inside, "outside_iterations_s": wall - inside}
@@ -562,7 +566,7 @@ def findings(
         same = np.logical_and.reduce([mine[k] == base[k] for k in config_keys])
         again = measured(drift_iterations, warmup_iterations)["time_this_iter_s"]
         moved = drift(mine[same]["time_this_iter_s"], again)
-    stamped = {"trial_started_at_s", "reported_at_s"} <= set(iterations) and iterations["reported_at_s"].notna().any()
+    stamped = "reported_at_s" in iterations and iterations["reported_at_s"].notna().all()
     timing = harness_time(iterations, started_at_s=started_at_s) if stamped else {}
     fit = amdahl_fit(runner_slice["width"], runner_slice["slice_speedup"]) if len(runner_slice) > 1 else {"points": 0}
     return Findings(

@@ -1,9 +1,8 @@
 """One line per iteration: which trial of how many, iteration, elapsed, ETA.
 
-It also stamps every result with ``trial_started_at_s``, when the driver
-started the trial, and ``reported_at_s``, when the result reached the driver
-(Tune's own ``timestamp`` is whole seconds): the harness's start-up time is
-measured from them.
+It also stamps every result with ``reported_at_s``, when it reached the
+driver (Tune's own ``timestamp`` is whole seconds): the harness's own time
+between measurements is measured from it.
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ class ProgressCallback(Callback):
         self._order: dict[str, int] = {}
         self._iter_s: list[float] = []
         self._needed: list[int] = []
-        self._start_s: dict[str, float] = {}
 
     def __getstate__(self):  # Tune pickles callbacks into its experiment state
         state = dict(self.__dict__)
@@ -50,7 +48,6 @@ class ProgressCallback(Callback):
         return self._order.setdefault(trial.trial_id, len(self._order) + 1)
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        self._start_s[trial.trial_id] = time.time()
         self._print(f"[trial {self._index(trial)}/{self.total_trials}] {trial} started")
 
     def expected_iterations(self) -> float:
@@ -60,7 +57,6 @@ class ProgressCallback(Callback):
         return float(self.iterations)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        result["trial_started_at_s"] = self._start_s.get(trial.trial_id, float("nan"))
         result["reported_at_s"] = time.time()
         done_iters = result.get("training_iteration", 0)
         self._iter_s.append(result.get("time_this_iter_s", 0.0))

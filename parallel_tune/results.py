@@ -82,9 +82,7 @@ def _column_map() -> dict[str, str]:
         "time_this_iter_s": "time_this_iter_s",
         "time_total_s": "time_total_s",
         "timestamp": "timestamp_s",
-        # Stamped by parallel_tune.progress: when the driver started the trial, when this result reached it.
-        "trial_started_at_s": "trial_started_at_s",
-        "reported_at_s": "reported_at_s",
+        "reported_at_s": "reported_at_s",  # stamped by parallel_tune.progress: when the result reached the driver
         "node_ip": "node_ip",
         PLACEMENT_KEY: "placement_json",
         "num_training_step_calls_per_iteration": "training_steps_per_iteration",

@@ -100,11 +100,11 @@ def test_harness_time_is_start_up_and_what_iterations_leave():
             "trial_name": ["a", "a", "b", "b"],
             "iteration": [1, 2, 1, 2],
             "time_this_iter_s": [5.0, 2.0, 4.0, 2.0],
-            # trial a started at 100, its first result came at 112 after a 5 s iteration: 7 s start-up.
+            # The sweep started at 90; a's first 5 s iteration reported at 112: 17 s before it started.
+            # b's first 4 s iteration reported at 130, 16 s after a's last result at 114: 12 s.
             "reported_at_s": [112.0, 114.0, 130.0, 132.0],
-            "trial_started_at_s": [100.0, 100.0, 120.0, 120.0],
         }
     )
     h = metrics.harness_time(it, started_at_s=90.0)
-    assert h["trials"].set_index("trial_name")["startup_s"].to_dict() == {"a": 7.0, "b": 6.0}
+    assert h["trials"].set_index("trial_name")["startup_s"].to_dict() == {"a": 17.0, "b": 12.0}
     assert (h["wall_s"], h["in_iterations_s"], h["outside_iterations_s"]) == (42.0, 13.0, 29.0)
