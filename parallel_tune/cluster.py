@@ -24,13 +24,25 @@ class ClusterError(UsageError):
 
 
 def check_env(env_id: str) -> None:
-    """Refuse an environment id gymnasium does not know, before any trial starts."""
+    """Refuse an environment that cannot be made, before any trial starts.
+
+    ``package.module:EnvName-v0`` (gymnasium's module-prefixed id) imports the
+    module that registers the env first, as ``gymnasium.make`` does on every
+    node; the env is made and closed once here.
+    """
+    import importlib
+
     import gymnasium
 
+    module, sep, name = env_id.rpartition(":")
     try:
-        gymnasium.spec(env_id)
+        if sep:
+            importlib.import_module(module)
+        gymnasium.spec(name)
+        gymnasium.make(env_id).close()
     except Exception as exc:
-        raise ClusterError(f"unknown environment {env_id!r}: {exc}") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ClusterError(f"unknown environment {env_id!r}: {type(exc).__name__}: {first}") from None
 
 
 def local_nodes(num_cpus: int | None, num_gpus: int | None) -> list[Bundle]:

@@ -145,7 +145,7 @@ def limits(
     load = out["load_avg_1m_peak"] if "load_avg_1m_peak" in out else pd.Series(np.nan, index=out.index)
     measured = busy.notna() | load.notna()
     out["cores_saturated"] = (busy >= saturated_fraction * cores) | (load > cores) | ~measured
-    out["cores_oversubscribed"] = out["cpus_reserved"] > cores
+    out["cores_oversubscribed"] = _wanted(out) > cores
     core_bound = out["cores_oversubscribed"] & out["cores_saturated"] & (out["step_cost_ratio"] >= step_cost_rise)
     verdicts, advice = [], []
     for i, r in out.iterrows():
@@ -164,14 +164,26 @@ def limits(
     return out
 
 
+def _wanted(df: pd.DataFrame) -> pd.Series:
+    """CPUs a config wants: what it reserves, or its busy processes where ASYNC envs add unreserved ones."""
+    processes = df["busy_processes"] if "busy_processes" in df else df["cpus_reserved"]
+    return np.maximum(df["cpus_reserved"], processes.fillna(0))
+
+
 def _advice(verdict: str, r: pd.Series, cores: float) -> str:
     main = r["cpus_reserved"] - r["sampling_cpus"] if r[spaces.RUNNERS] else 0.0
     free = max(int(cores - main), 1)
+    processes = r.get("busy_processes", np.nan)
+    wants = (
+        f"{processes:g} busy processes ({r['cpus_reserved']:g} CPUs reserved)"
+        if processes > r["cpus_reserved"]
+        else f"processes reserving {r['cpus_reserved']:g} CPUs"
+    )
     return {
         "baseline": "Speedups and the ideal times are relative to this config.",
         "cpu_cores": (
-            f"Its processes reserve {r['cpus_reserved']:g} CPUs on {cores:g} cores: run at most {free} "
-            "runner(s) here (one per free core), or add nodes."
+            f"Its {wants} share {cores:g} cores: run at most {free} runner(s) here (one per free core), "
+            "fewer ASYNC envs, or add nodes."
         ),
         "learner": (
             f"The learner update ({r['learner_update_s']:.2f} s) does not shrink with more runners: try a remote "
@@ -206,7 +218,7 @@ def diagnose(
     with every column both functions add.
     """
     budget = loss_budget(scaled)
-    cols = [*group_keys, "trial_name", "cpus_reserved"]
+    cols = [*group_keys, "trial_name", "cpus_reserved", *(["busy_processes"] if "busy_processes" in trials else [])]
     ran = trials[trials["status"] != "SKIPPED"][cols].drop_duplicates(group_keys)
     budget = budget.merge(ran, on=group_keys, how="left", suffixes=("", "_trial"))
     if not usage.empty:

@@ -203,6 +203,8 @@ def summarize(
         s_lo, s_hi = bootstrap_ci(sps, seed=seed)
         width = (t_hi - t_lo) / t_med if t_med else float("nan")
         row = dict(zip(group_keys, keys, strict=False))
+        if "label" in g:
+            row["label"] = g["label"].iloc[0]
         row.update(
             total_envs=int(g["total_envs"].iloc[0]),
             n_measured=len(g),

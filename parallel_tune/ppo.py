@@ -65,7 +65,8 @@ def build_config(space: SearchSpace, point: dict[str, Any]):
     try:
         config.validate()
     except Exception as exc:  # RLlib raises ValueError and its own error types
-        raise SpaceError(f"{space.source or space.name}: RLlib rejects {point}: {exc}") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SpaceError(f"{space.source or space.name}: RLlib rejects {point}: {first}") from None
     return config
 
 

@@ -52,7 +52,9 @@ def _plural(n: Any, noun: str) -> str:
 
 
 def config_label(row: pd.Series) -> str:
-    """``4r x 2e``: the original study's shorthand."""
+    """``4r x 2e``: the original study's shorthand, then any other grid axis (``spaces.label``)."""
+    if isinstance(row.get("label"), str) and row.get("label"):
+        return row["label"]
     r = row.get("num_env_runners", "?")
     e = row.get("num_envs_per_env_runner", 1)
     return f"{int(r)}r x {int(e)}e" if not pd.isna(r) else str(row.get("trial_name"))
@@ -84,6 +86,7 @@ def render_markdown(
         drift_section(found),
         recommendation_section(found),
         budget_section(found),
+        learner_device_section(found, trials),
         why_section(found),
         ceiling_section(found),
         measurement_section(found, trials, space),
@@ -343,6 +346,32 @@ def explain(r: pd.Series, cores: float) -> str:
         f"(the largest gain: {_PART_LABELS[best]}, {gains[best]:+.2f} s). Its largest remaining cost is "
         f"{LIMITS[verdict]}: limited by `{verdict}`. {r['advice']}"
     )
+
+
+def learner_device_section(found: Findings, trials: pd.DataFrame) -> list[str]:
+    """Did the GPU shorten the learner update? Configs equal but for ``num_gpus_per_learner``, side by side."""
+    scaled, key = found.scaled, "num_gpus_per_learner"
+    if scaled.empty or key not in scaled or scaled[key].nunique() < 2:
+        return []
+    usage = found.usage.set_index("trial_name") if not found.usage.empty else pd.DataFrame()
+    others = [k for k in ("num_env_runners", "num_envs_per_env_runner") if k in scaled]
+    out = ["## CPU learner or GPU learner", ""]
+    for _, group in scaled.groupby(others):
+        cpu, gpu = group[group[key] == 0], group[group[key] > 0]
+        if cpu.empty or gpu.empty:
+            continue
+        c, g = cpu.iloc[0], gpu.iloc[0]
+        busy = usage["gpu_util_pct_mean"].get(g["trial_name"], np.nan) if "gpu_util_pct_mean" in usage else np.nan
+        gpu_use = "no GPU was visible to measure" if pd.isna(busy) else f"the GPU was {busy:.0f} % busy on average"
+        ratio = c["learner_update_s"] / g["learner_update_s"] if g["learner_update_s"] else np.nan
+        verdict = "shortened" if ratio > 1.05 else ("lengthened" if ratio < 0.95 else "did not change")
+        where = config_label(g).replace(" GPU learner", "")
+        out.append(
+            f"- {where}: learner update {c['learner_update_s']:.2f} s on the CPU, "
+            f"{g['learner_update_s']:.2f} s on the GPU ({ratio:.2f}x): the GPU {verdict} the update; "
+            f"{g['time_per_iter_s']:.2f} s against {c['time_per_iter_s']:.2f} s per iteration; {gpu_use}."
+        )
+    return [*out, ""] if len(out) > 2 else []
 
 
 def why_section(found: Findings) -> list[str]:

@@ -234,25 +234,28 @@ def load_experiment(experiment_dir: Path | str) -> Experiment:
         placement = part.pop("placement_json").dropna()
         for k, v in reversed(config.items()):
             part.insert(0, k, v)
+        part.insert(0, "label", spaces.label(config, grid_keys))
         part.insert(0, "trial_name", name)
         part.insert(0, "trial_id", trial.trial_id)
         iter_rows.append(part)
         samples = _telemetry(Path(trial.path), name, experiment.problems)
         if samples is not None:
             telemetry.append(samples)
-        trial_rows.append({**_trial_row(trial, name, config, part), **_placement(placement)})
+        trial_rows.append({**_trial_row(trial, name, config, part, grid_keys), **_placement(placement)})
     for skipped in record.skipped:
         config = {k: skipped["config"].get(k, record.space.get("ppo", {}).get(k)) for k in keys}
         trial_rows.append(
             {
                 "trial_id": "",
                 "trial_name": files.trial_name(config, grid_keys),
+                "label": spaces.label(config, grid_keys),
                 **config,
                 "status": "SKIPPED",
                 "error": skipped.get("reason", ""),
                 "iterations_completed": 0,
                 "cpus_reserved": float(skipped.get("cpus", 0)),
                 "gpus_reserved": float(skipped.get("gpus", 0)),
+                "busy_processes": spaces.busy_processes({**record.space.get("ppo", {}), **skipped["config"]}),
                 "sampling_cpus": float("nan"),
                 "node_ip": "",
                 "path": "",
@@ -300,7 +303,7 @@ def _telemetry(trial_dir: Path, name: str, problems: list[str]) -> pd.DataFrame 
     return samples
 
 
-def _trial_row(trial, name: str, config: dict[str, Any], part: pd.DataFrame) -> dict[str, Any]:
+def _trial_row(trial, name: str, config: dict[str, Any], part: pd.DataFrame, grid_keys: list[str]) -> dict[str, Any]:
     cpus, gpus, sampling_cpus = _reservation(trial)
     error = _error_text(Path(trial.path)) if trial.status != "TERMINATED" else ""
     # A trial whose actor died with its node can be saved as still RUNNING; its error file says otherwise.
@@ -308,12 +311,14 @@ def _trial_row(trial, name: str, config: dict[str, Any], part: pd.DataFrame) -> 
     return {
         "trial_id": trial.trial_id,
         "trial_name": name,
+        "label": spaces.label(config, grid_keys),
         **config,
         "status": status,
         "error": error,
         "iterations_completed": int(part["iteration"].max()) if len(part) else 0,
         "cpus_reserved": cpus,
         "gpus_reserved": gpus,
+        "busy_processes": spaces.busy_processes(trial.config),
         "sampling_cpus": sampling_cpus,
         "node_ip": part["node_ip"].dropna().iloc[-1] if part["node_ip"].notna().any() else "",
         "path": str(trial.path),

@@ -10,6 +10,7 @@ nothing of Ray: ``parallel_tune.ppo`` turns a space into Tune's param space.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -120,16 +121,27 @@ class SearchSpace:
         iterations: int | None = None,
         env: str | None = None,
         precision: float | None = None,
+        settings: dict[str, Any] | None = None,
+        axes: dict[str, list[Any]] | None = None,
     ) -> SearchSpace:
-        """The CLI's overrides; each replaces one part of the file's grid."""
-        grid = dict(self.grid)
+        """The CLI's overrides: ``settings`` fix a setting (taking it out of the grid), ``axes`` grid one
+        (taking it out of the fixed settings); ``runners`` and ``envs_per_runner`` are shorthands for two axes."""
+        axes = dict(axes or {})
         if runners is not None:
-            grid[RUNNERS] = runners
+            axes[RUNNERS] = runners
         if envs_per_runner is not None:
-            grid[ENVS_PER_RUNNER] = envs_per_runner
+            axes[ENVS_PER_RUNNER] = envs_per_runner
+        settings = settings or {}
+        ppo = {k: v for k, v in self.ppo.items() if k not in axes}
+        ppo.update(settings)
+        grid = {k: v for k, v in self.grid.items() if k not in settings}
+        grid.update(axes)
+        baseline = {k: v for k, v in self.baseline.items() if k in grid}
         space = replace(
             self,
+            ppo=ppo,
             grid=grid,
+            baseline=baseline,
             iterations=self.iterations if iterations is None else iterations,
             env=self.env if env is None else env,
             precision=self.precision if precision is None else precision,
@@ -201,8 +213,10 @@ def from_dict(data: Any, *, name: str, source: str = "", cpus: int | None = None
 
 def _grid_values(where: str, key: str, values: Any, cpus: int | None) -> list[Any]:
     if isinstance(values, dict):
-        if "powers_of_two_up_to" not in values or set(values) - {"powers_of_two_up_to", "keep_free"}:
-            raise SpaceError(f"{where}: grid.{key} must be a list or {{powers_of_two_up_to: cpus, keep_free: N}}")
+        if "powers_of_two_up_to" not in values or set(values) - {"powers_of_two_up_to", "keep_free", "max"}:
+            raise SpaceError(
+                f"{where}: grid.{key} must be a list or {{powers_of_two_up_to: cpus, keep_free: N, max: M}}"
+            )
         limit, keep_free = values["powers_of_two_up_to"], values.get("keep_free", 0)
         if isinstance(keep_free, bool) or not isinstance(keep_free, int) or keep_free < 0:
             raise SpaceError(f"{where}: grid.{key}.keep_free must be a non-negative int, got {keep_free!r}")
@@ -215,7 +229,10 @@ def _grid_values(where: str, key: str, values: Any, cpus: int | None) -> list[An
         if limit - keep_free < 1:
             raise SpaceError(f"{where}: grid.{key} keeps {keep_free} of {limit} CPU(s) free, leaving none to search")
         limit -= keep_free
-        return powers_of_two_up_to(limit)
+        most = values.get("max", limit)
+        if isinstance(most, bool) or not isinstance(most, int) or most < 1:
+            raise SpaceError(f"{where}: grid.{key}.max must be a positive int, got {most!r}")
+        return powers_of_two_up_to(min(limit, most))
     if not isinstance(values, list) or not values:
         raise SpaceError(f"{where}: grid.{key} must be a non-empty list, got {values!r}")
     return values
@@ -312,3 +329,64 @@ def sampling_cpus(config: dict[str, Any], main_process_cpus: float) -> float:
 def total_envs(num_env_runners, num_envs_per_env_runner):
     """Environment copies sampled at once (the original study's "envs"); number or Series."""
     return sampling_processes(num_env_runners) * num_envs_per_env_runner
+
+
+#: How a grid axis reads in a config's label, after the runners x envs shorthand.
+_LABELS = {
+    "gym_env_vectorize_mode": lambda v: str(v).lower(),
+    "num_learners": lambda v: f"{v} learner{'s' if v != 1 else ''}",
+    "num_gpus_per_learner": lambda v: "GPU learner" if v else "CPU learner",
+}
+
+
+def label(config: dict[str, Any], grid_keys: list[str]) -> str:
+    """``4r x 2e`` (the original study's shorthand), then every other grid axis: ``1r x 8e async``,
+    ``2r x 1e 1 learner``, ``4r x 1e GPU learner``, ``1r x 1e lr=0.001``."""
+    runners = config.get(RUNNERS, RLLIB_DEFAULTS[RUNNERS])
+    envs = config.get(ENVS_PER_RUNNER, RLLIB_DEFAULTS[ENVS_PER_RUNNER])
+    parts = [f"{runners}r x {envs}e"]
+    for key in grid_keys:
+        if key not in RLLIB_DEFAULTS:
+            parts.append(_LABELS[key](config.get(key)) if key in _LABELS else f"{key}={config.get(key)}")
+    return " ".join(parts)
+
+
+def busy_processes(config: dict[str, Any]) -> int:
+    """Processes a config keeps busy, reserved or not: the main process, each remote learner, and the
+    samplers, where ASYNC vectorisation steps every env of a runner in a subprocess of its own."""
+    runners = int(config.get(RUNNERS, RLLIB_DEFAULTS[RUNNERS]) or 0)
+    envs = int(config.get(ENVS_PER_RUNNER, RLLIB_DEFAULTS[ENVS_PER_RUNNER]) or 1)
+    per_runner = envs if str(config.get("gym_env_vectorize_mode", "sync")).lower() == "async" else 1
+    samplers = runners * per_runner if runners else (envs if per_runner > 1 else 0)
+    return 1 + int(config.get("num_learners", 0) or 0) + samplers
+
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _number_or(value: Any) -> Any:
+    """YAML 1.1 reads ``3e-4`` as a string; on a command line it is the number."""
+    return float(value) if isinstance(value, str) and _NUMBER.fullmatch(value) else value
+
+
+def parse_assignment(text: str, *, option: str, many: bool) -> tuple[str, Any]:
+    """``"lr=0.001"`` -> ``("lr", 0.001)``; with ``many``, ``"num_learners=0,1,2"`` -> ``("num_learners", [0, 1, 2])``.
+
+    Values are read as YAML scalars, as in a space file: ``3`` is an int,
+    ``0.5`` a float, ``async`` a string, ``[64, 64]`` a list (``--set`` only).
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not raw.strip():
+        example = "num_learners=0,1,2" if many else "lr=0.001"
+        raise SpaceError(f"{option}: expected key=value like {example!r}, got {text!r}")
+    items = [item.strip() for item in raw.split(",")] if many else [raw.strip()]
+    if any(not item for item in items):
+        raise SpaceError(f"{option}: an empty value in {text!r}")
+    try:
+        values = [_number_or(yaml.safe_load(item)) for item in items]
+    except yaml.YAMLError:
+        raise SpaceError(f"{option}: cannot read the value of {text!r}") from None
+    if many and len(set(map(repr, values))) != len(values):
+        raise SpaceError(f"{option}: {key} lists a value twice in {text!r}")
+    return key, values if many else values[0]

@@ -389,6 +389,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", help="space name in search_spaces/ or a YAML path (default runners_only)")
     p.add_argument("--runners", help="num_env_runners values, e.g. '1,2,4' (replaces the space's)")
     p.add_argument("--envs-per-runner", help="num_envs_per_env_runner values, e.g. '1,2'")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="fix a PPOConfig setting, e.g. num_epochs=5 (repeatable; takes the key out of the grid)",
+    )
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="grid a PPOConfig setting, e.g. gym_env_vectorize_mode=sync,async (repeatable; replaces its values)",
+    )
     p.add_argument("--iterations", type=int, help="training iterations per config (with --precision: the cap)")
     p.add_argument(
         "--precision",
@@ -432,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_SPACE_FLAGS = ("space", "runners", "envs_per_runner", "iterations", "env", "precision")
+_SPACE_FLAGS = ("space", "runners", "envs_per_runner", "iterations", "env", "precision", "set", "grid")
 
 
 def resolve_space(args: argparse.Namespace, cpus: int | None) -> SearchSpace:
@@ -450,9 +464,22 @@ def resolve_space(args: argparse.Namespace, cpus: int | None) -> SearchSpace:
         raise SweepError(
             f"--precision must be in (0, 1], a fraction of the median (0.05 is +-5 %), got {args.precision:g}"
         )
-    return space.with_overrides(
-        runners=runners, envs_per_runner=envs, iterations=args.iterations, env=args.env, precision=args.precision
+    settings = dict(spaces.parse_assignment(a, option="--set", many=False) for a in args.set)
+    axes = dict(spaces.parse_assignment(a, option="--grid", many=True) for a in args.grid)
+    space = space.with_overrides(
+        runners=runners,
+        envs_per_runner=envs,
+        iterations=args.iterations,
+        env=args.env,
+        precision=args.precision,
+        settings=settings,
+        axes=axes,
     )
+    if settings or axes:  # checked like a space file's keys, whatever the command then does
+        from parallel_tune.ppo import check_keys
+
+        check_keys(space)
+    return space
 
 
 def _run(args: argparse.Namespace, argv: list[str], options: SweepOptions) -> int:
@@ -460,7 +487,7 @@ def _run(args: argparse.Namespace, argv: list[str], options: SweepOptions) -> in
         raise SweepError("--ceiling runs before a sweep's first trial; it cannot be added on --resume")
     if args.resume:
         requested = None
-        if any(getattr(args, f) is not None for f in _SPACE_FLAGS):  # resolved as the stored space was
+        if any(getattr(args, f) not in (None, []) for f in _SPACE_FLAGS):  # resolved as the stored space was
             nodes = cluster.nodes(options.address, options.num_cpus, options.num_gpus)
             requested = resolve_space(args, int(total(nodes).get("CPU", 1)))
         return 1 if resume_sweep(Path(args.resume), options, requested=requested).errored else 0

@@ -85,7 +85,7 @@ def test_doubled_step_costs_on_saturated_cores_blame_the_cores():
     row = out.loc[(3, 1)]
     assert row["limited_by"] == "cpu_cores" and row["step_cost_ratio"] == pytest.approx(2.0)
     assert row["cores_oversubscribed"] and row["cores_saturated"]
-    assert "at most 1 runner(s)" in row["advice"] and "4 CPUs on 2 cores" in row["advice"]
+    assert "at most 1 runner(s)" in row["advice"] and "reserving 4 CPUs share 2 cores" in row["advice"]
 
 
 @pytest.mark.parametrize(
@@ -191,3 +191,15 @@ def test_amdahl_leaves_out_the_core_bound_configs_and_says_so():
     verdicts = found.scaled.set_index("num_env_runners")["limited_by"]
     assert verdicts.to_dict() == {1: "baseline", 2: "learner", 4: "cpu_cores"}
     assert list(found.runner_slice["num_env_runners"]) == [1, 2] and found.fit["points"] == 1
+
+
+def test_async_envs_are_busy_processes_the_reservation_does_not_count():
+    # 1 runner stepping 8 envs, each in its own subprocess: 2 CPUs reserved, 10 processes busy.
+    base, wide = config(1, learner=0.1), config(1, 8, env_ms=8 * 0.4, inf_ms=0.6, conn_ms=1.0, learner=0.1)
+    scaled = table([base, wide])
+    trials = scaled[KEYS].assign(trial_name=["a", "b"], cpus_reserved=2.0, busy_processes=[2, 10], status="TERMINATED")
+    usage = pd.DataFrame({"trial_name": ["a", "b"], "busy_cores_mean": [1.0, 2.0], "load_avg_1m_peak": [1.0, 9.0]})
+    out = diagnosis.diagnose(scaled, trials, usage, group_keys=KEYS, cores=2).set_index(KEYS)
+    row = out.loc[(1, 8)]
+    assert row["cores_oversubscribed"] and row["limited_by"] == "cpu_cores"
+    assert "10 busy processes (2 CPUs reserved) share 2 cores" in row["advice"]

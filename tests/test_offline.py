@@ -8,6 +8,7 @@ real 2-core sweep's analysis tables.
 import io
 import shutil
 
+import pandas as pd
 import pytest
 
 from parallel_tune import analyze, files, metrics, report
@@ -127,3 +128,24 @@ def test_every_committed_experiment_gets_a_verdict_a_budget_and_advice(experimen
 )
 def test_the_report_states_the_interval_the_sweep_sampled_at(metadata, expected):
     assert report.telemetry_interval_s(metadata) == expected
+
+
+def test_the_report_puts_the_cpu_and_gpu_learner_side_by_side():
+    from parallel_tune.metrics import Findings
+
+    scaled = pd.DataFrame(
+        {
+            "trial_name": ["c", "g"],
+            "label": ["4r x 1e CPU learner", "4r x 1e GPU learner"],
+            "num_env_runners": [4, 4],
+            "num_envs_per_env_runner": [1, 1],
+            "num_gpus_per_learner": [0, 1],
+            "learner_update_s": [5.92, 5.84],
+            "time_per_iter_s": [22.3, 20.5],
+        }
+    )
+    usage = pd.DataFrame({"trial_name": ["c", "g"], "gpu_util_pct_mean": [float("nan"), 19.0]})
+    lines = report.learner_device_section(Findings(scaled, usage=usage), pd.DataFrame())
+    assert lines[0] == "## CPU learner or GPU learner"
+    assert "4r x 1e: learner update 5.92 s on the CPU, 5.84 s on the GPU (1.01x): the GPU did not change" in lines[2]
+    assert "the GPU was 19 % busy on average" in lines[2]

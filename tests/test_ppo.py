@@ -18,11 +18,19 @@ def test_envs_per_runner_add_no_cpus():
     assert {ppo.reservation(space, c).cpus for c in space.configs()} == {2.0}
 
 
-def test_gpu_learner_reserves_a_gpu_bundle():
+def test_gpu_learner_space_puts_a_cpu_and_a_gpu_learner_side_by_side():
     space = spaces.load("gpu_learner")
-    res = ppo.reservation(space, {"num_env_runners": 4})
-    assert res.gpus == 1 and res.cpus == 1 + 4 + 1
-    assert {"CPU": 1.0, "GPU": 1.0} in res.bundles
+    gpu = ppo.reservation(space, {"num_env_runners": 4, "num_gpus_per_learner": 1})
+    assert gpu.gpus == 1 and gpu.cpus == 1 + 4 + 1
+    assert {"CPU": 1.0, "GPU": 1.0} in gpu.bundles
+    cpu = ppo.reservation(space, {"num_env_runners": 4, "num_gpus_per_learner": 0})
+    assert cpu.gpus == 0 and cpu.cpus == 1 + 4 + 1, "the same remote learner, on a CPU"
+    assert space.baseline_config() == {"num_env_runners": 4, "num_gpus_per_learner": 0}
+
+
+def test_learners_space_adds_a_bundle_per_remote_learner():
+    space = spaces.load("learners")
+    assert [ppo.reservation(space, c).cpus for c in space.configs()] == [2.0, 3.0, 4.0]
 
 
 def test_config_carries_the_space_settings():
