@@ -87,12 +87,13 @@ def precise_enough(times: np.ndarray, *, precision: float, min_measured: int) ->
     return len(times) >= min_measured and relative_half_width(times) <= precision
 
 
-def drift(first: np.ndarray, again: np.ndarray, *, n_resamples: int = 2000, seed: int = 0) -> dict[str, float]:
-    """How much the baseline's time per iteration moved between the sweep's start and its end.
+def ratio_of_medians(first: np.ndarray, again: np.ndarray, *, n_resamples: int = 2000, seed: int = 0) -> dict:
+    """Median of ``again`` over median of ``first``, with a percentile bootstrap 95 % interval resampling both.
 
-    ``first``: the baseline trial's measured times; ``again``: the re-measured
-    ones. Returns ratio (median of ``again`` / median of ``first``) and its
-    percentile bootstrap 95 % interval, resampling both sides.
+    The drift check's question (the baseline's times at the sweep's end over
+    its times at the start) and the comparison's (a config's env steps/s in
+    one experiment over another's). Returns ratio, ci_low, ci_high, n_first,
+    n_again; NaN where a side has no value.
     """
     a, b = np.asarray(first, float), np.asarray(again, float)
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
@@ -567,7 +568,7 @@ def findings(
         mine = measured(iterations, warmup_iterations)
         same = np.logical_and.reduce([mine[k] == base[k] for k in config_keys])
         again = measured(drift_iterations, warmup_iterations)["time_this_iter_s"]
-        moved = drift(mine[same]["time_this_iter_s"], again)
+        moved = ratio_of_medians(mine[same]["time_this_iter_s"], again)
     stamped = "reported_at_s" in iterations and iterations["reported_at_s"].notna().all()
     timing = harness_time(iterations, started_at_s=started_at_s) if stamped else {}
     fit = amdahl_fit(runner_slice["width"], runner_slice["slice_speedup"]) if len(runner_slice) > 1 else {"points": 0}

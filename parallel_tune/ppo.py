@@ -40,10 +40,15 @@ def config_dict(space: SearchSpace, point: dict[str, Any]) -> dict[str, Any]:
     return {"env": space.env, **space.full_config(point), "placement_strategy": space.placement_strategy}
 
 
-def _known_keys() -> set[str]:
+def rllib_defaults() -> dict[str, Any]:
+    """Every PPOConfig setting with RLlib's default: what a space leaves unset runs with."""
     from ray.rllib.algorithms.ppo import PPOConfig
 
-    return set(PPOConfig().to_dict())
+    return PPOConfig().to_dict()
+
+
+def _known_keys() -> set[str]:
+    return set(rllib_defaults())
 
 
 def check_keys(space: SearchSpace) -> None:
