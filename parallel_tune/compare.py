@@ -134,7 +134,12 @@ def match(sides: list[Side], *, threshold: float = 0.05, seed: int = 0) -> pd.Da
         base = _row(first, config, keys)
         for side in sides:
             r = _row(side, config, keys)
-            out = {"experiment": side.name, **{k: config[k] for k in keys}, "label": base.get("label", "")}
+            label = base.get("label") if isinstance(base.get("label"), str) else ""
+            out = {
+                "experiment": side.name,
+                **{k: config[k] for k in keys},
+                "label": label or spaces.label(config, keys),
+            }
             for col in ("env_steps_per_s", "env_steps_per_s_ci_low", "env_steps_per_s_ci_high", "speedup"):
                 out[col] = r.get(col, np.nan)
             for col in ("efficiency_per_env_pct", "efficiency_per_cpu_pct", "time_per_iter_s"):
@@ -221,26 +226,26 @@ def render(table: pd.DataFrame, sides: list[Side], *, threshold: float) -> str:
         )
     else:
         head = "Same PPO settings and environment in every experiment."
+    letters = [chr(ord("A") + i) for i in range(len(sides))]
     out = [f"# Comparison: {' vs '.join(names)}", "", head, ""]
+    out += ["Experiments: " + "; ".join(f"**{x}** = {n}" for x, n in zip(letters, names, strict=True)) + ".", ""]
     if other_diff:
         out += ["What differs between them:", "", *(f"- {d}" for d in other_diff), ""]
-    header = ["config"]
-    for s in sides:
-        header += [f"{s.name} steps/s"] if s.reference else [f"{s.name} steps/s [95 % CI]"]
-    header += [f"vs {names[0]}: {n}" for n in names[1:]]
-    header += [f"speedup {n}" for n in names] + [f"eff./env {n}" for n in names] + [f"eff./CPU {n}" for n in names]
+    header = ["config", *(f"{x} steps/s [95 % CI]" for x in letters), *(f"{x} / A" for x in letters[1:])]
+    header += (
+        [f"speedup {x}" for x in letters] + [f"eff./env {x}" for x in letters] + [f"eff./CPU {x}" for x in letters]
+    )
     rows = []
     for _, group in table.groupby(KEYS, sort=True):
         by = group.set_index("experiment")
-        first = by.iloc[0]
-        row = [str(first["label"]) or f"{first[KEYS[0]]}r x {first[KEYS[1]]}e"]
+        row = [str(by.iloc[0]["label"])]
         for s in sides:
             r = by.loc[s.name]
             low, high = r["env_steps_per_s_ci_low"], r["env_steps_per_s_ci_high"]
             row.append("–" if s.reference else f"{r['env_steps_per_s']:,.0f} [{low:,.0f}, {high:,.0f}]")
         for s in sides[1:]:
             r = by.loc[s.name]
-            if pd.isna(r["ratio"]):
+            if pd.isna(r["ratio"]):  # a reference without times: its speedup against A's
                 row.append(f"speedup {r['speedup_ratio']:.2f}x")
             else:
                 mark = (" ▼ slower" if r["slower"] else " ▲ faster") if r["significant"] else ""
@@ -258,7 +263,7 @@ def render(table: pd.DataFrame, sides: list[Side], *, threshold: float) -> str:
     slower = table[table["slower"]]
     out += [
         "",
-        f"Ratios are env steps/s against {names[0]} (median over median, bootstrap 95 % interval over both sides' "
+        f"X / A: env steps/s against {names[0]} (median over median, bootstrap 95 % interval over both sides' "
         f"measured iterations); ▼/▲ marks a difference whose interval excludes 1 and that exceeds "
         f"±{100 * threshold:g} %.",
     ]

@@ -243,7 +243,8 @@ def load_experiment(experiment_dir: Path | str) -> Experiment:
             telemetry.append(samples)
         trial_rows.append({**_trial_row(trial, name, config, part, grid_keys), **_placement(placement)})
     for skipped in record.skipped:
-        config = {k: skipped["config"].get(k, record.space.get("ppo", {}).get(k)) for k in keys}
+        full = {**spaces.RLLIB_DEFAULTS, **record.space.get("ppo", {}), **skipped["config"]}
+        config = {k: full.get(k) for k in keys}
         trial_rows.append(
             {
                 "trial_id": "",
@@ -255,7 +256,7 @@ def load_experiment(experiment_dir: Path | str) -> Experiment:
                 "iterations_completed": 0,
                 "cpus_reserved": float(skipped.get("cpus", 0)),
                 "gpus_reserved": float(skipped.get("gpus", 0)),
-                "busy_processes": spaces.busy_processes({**record.space.get("ppo", {}), **skipped["config"]}),
+                "busy_processes": spaces.busy_processes(full),
                 "sampling_cpus": float("nan"),
                 "node_ip": "",
                 "path": "",

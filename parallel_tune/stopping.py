@@ -38,3 +38,21 @@ class PrecisionStopper(Stopper):
 
     def stop_all(self) -> bool:
         return False
+
+
+def done(space: SearchSpace, result) -> bool:
+    """Did a trial of a finished ``tuner.fit()`` end as the stopper meant (its cap, or precise enough)?
+
+    ``result``: a ``ray.tune.Result``. False for one cut short (Ctrl-C): the sweep is then interrupted.
+    """
+    if (result.metrics or {}).get("training_iteration", 0) >= space.iterations:
+        return True
+    df = result.metrics_dataframe
+    if space.precision is None or df is None or "time_this_iter_s" not in df:
+        return False
+    it = df["training_iteration"]
+    since = df.get("iterations_since_restore", it)
+    times = df.loc[(it > space.warmup_iterations) & (since > space.warmup_iterations), "time_this_iter_s"]
+    return metrics.precise_enough(
+        times.to_numpy(float), precision=space.precision, min_measured=space.min_measured_iterations
+    )

@@ -170,7 +170,10 @@ def run_sweep(
 
 def _maybe_recheck_baseline(planned: Plan, results, experiment_dir: Path, options: SweepOptions, stream) -> None:
     wanted = options.drift_check if options.drift_check is not None else len(planned.runnable) > DRIFT_CHECK_ABOVE
-    if wanted and _complete(planned, results) and not (experiment_dir / DRIFT).exists():
+    from parallel_tune.stopping import done
+
+    ended = all(r.error or done(planned.space, r) for r in results)
+    if wanted and ended and not (experiment_dir / DRIFT).exists():
         _recheck_baseline(planned, experiment_dir, options, stream)
 
 
@@ -229,26 +232,6 @@ def _recheck_baseline(planned: Plan, experiment_dir: Path, options: SweepOptions
 
         callbacks.insert(0, TelemetryCallback(interval_s=options.telemetry_interval_s))
     _tuner(again, experiment_dir, DRIFT, replace(options, max_concurrent=1), callbacks, list(space.grid)).fit()
-
-
-def _complete(planned: Plan, results) -> bool:
-    """Every trial ended: an error, its cap, or (with a precision target) precise enough."""
-    return all(r.error or _ran_out(planned.space, r) for r in results)
-
-
-def _ran_out(space: SearchSpace, result) -> bool:
-    from parallel_tune import metrics
-
-    if (result.metrics or {}).get("training_iteration", 0) >= space.iterations:
-        return True
-    if space.precision is None or result.metrics_dataframe is None:
-        return False
-    df = result.metrics_dataframe
-    keep = (df["training_iteration"] > space.warmup_iterations) & (
-        df.get("iterations_since_restore", df["training_iteration"]) > space.warmup_iterations
-    )
-    times = df.loc[keep, "time_this_iter_s"].to_numpy(float)
-    return metrics.precise_enough(times, precision=space.precision, min_measured=space.min_measured_iterations)
 
 
 def _create(experiment_dir: Path) -> None:
@@ -337,12 +320,14 @@ def resume_sweep(
 
 
 def _finish(experiment_dir: Path, planned: Plan, results, analyze: bool, stream) -> SweepResult:
+    from parallel_tune.stopping import done
+
     errored, finished, unfinished = [], [], []
     for r in results:
         label = Path(r.path).name
         if r.error:
             errored.append(label)
-        elif not _ran_out(planned.space, r):
+        elif not done(planned.space, r):
             unfinished.append(label)
         else:
             finished.append(label)
