@@ -39,7 +39,9 @@ def check_env(env_id: str) -> None:
         if sep:
             importlib.import_module(module)
         gymnasium.spec(name)
-        gymnasium.make(env_id).close()
+        # MuJoCo prints its model warnings to file descriptor 2; they are not the user's error.
+        with _stderr_to(Path(tempfile.gettempdir()) / "parallel_tune_env_check.log"):
+            gymnasium.make(env_id).close()
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ClusterError(f"unknown environment {env_id!r}: {type(exc).__name__}: {first}") from None
@@ -159,10 +161,11 @@ def probe(address: str, timeout_s: float = 5.0) -> None:
 
 @contextlib.contextmanager
 def _stderr_to(path: Path):
-    """Send this process's stderr (file descriptor 2: Ray's C++ core writes there too) to ``path`` meanwhile.
+    """Send this process's stderr (file descriptor 2, where C and C++ libraries write too) to ``path`` meanwhile.
 
     While a client retries a refused token, Ray's core prints a warning a second
-    for 20 s; the error that follows says what went wrong, once.
+    for 20 s, and MuJoCo warns while it builds a model; the error that follows,
+    if any, says what went wrong, once.
     """
     sys.stderr.flush()
     saved = os.dup(2)

@@ -16,7 +16,7 @@ import datetime as dt
 import os
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -155,17 +155,22 @@ def run_sweep(
     if options.ceiling_s:
         _measure_ceiling(planned, experiment_dir, options.ceiling_s, stream)
 
-    from parallel_tune.progress import ProgressCallback
-
-    progress = ProgressCallback(len(planned.runnable), space.iterations, adaptive=space.precision is not None)
-    tune_callbacks: list[Any] = [progress, *(callbacks or [])]
-    if options.telemetry:
-        from parallel_tune.telemetry import TelemetryCallback
-
-        tune_callbacks.insert(0, TelemetryCallback(interval_s=options.telemetry_interval_s))
+    tune_callbacks = _callbacks(options, len(planned.runnable), space, extra=callbacks)
     results = _tuner(run_space, experiment_dir.parent, name, options, tune_callbacks, list(space.grid)).fit()
     _maybe_recheck_baseline(planned, results, experiment_dir, options, stream)
     return _finish(experiment_dir, planned, results, options.analyze, stream)
+
+
+def _callbacks(options: SweepOptions, trials: int, space: SearchSpace, extra: list[Any] | None = None) -> list[Any]:
+    """Telemetry (unless switched off), progress, then any extra Tune callbacks."""
+    from parallel_tune.progress import ProgressCallback
+
+    out: list[Any] = [ProgressCallback(trials, space.iterations, adaptive=space.precision is not None), *(extra or [])]
+    if options.telemetry:
+        from parallel_tune.telemetry import TelemetryCallback
+
+        out.insert(0, TelemetryCallback(interval_s=options.telemetry_interval_s))
+    return out
 
 
 def _maybe_recheck_baseline(planned: Plan, results, experiment_dir: Path, options: SweepOptions, stream) -> None:
@@ -216,21 +221,13 @@ def _recheck_baseline(planned: Plan, experiment_dir: Path, options: SweepOptions
     Warm-up plus ``min_measured_iterations`` iterations of the same settings;
     the analysis compares its times with the baseline trial's.
     """
-    from dataclasses import replace
-
-    from parallel_tune.progress import ProgressCallback
-
     space = planned.space
     base = space.baseline_config()
     point = base if any(t.config == base for t in planned.runnable) else planned.runnable[0].config
     iterations = space.warmup_iterations + space.min_measured_iterations
     again = replace(space, grid={k: [v] for k, v in point.items()}, iterations=iterations, precision=None)
     print(f"drift check: {trial_name(point, list(point))} again, {iterations} iterations", file=stream)
-    callbacks: list[Any] = [ProgressCallback(1, iterations)]
-    if options.telemetry:
-        from parallel_tune.telemetry import TelemetryCallback
-
-        callbacks.insert(0, TelemetryCallback(interval_s=options.telemetry_interval_s))
+    callbacks = _callbacks(options, 1, again)
     _tuner(again, experiment_dir, DRIFT, replace(options, max_concurrent=1), callbacks, list(space.grid)).fit()
 
 
@@ -302,6 +299,8 @@ def resume_sweep(
                 raise SweepError(f"--resume: the space differs from the one this experiment ran with: {diff}")
         cluster.init_ray(options.address, options.num_cpus, options.num_gpus)
         planned = stored.plan(cluster.cluster_nodes())
+        recorded = {k: stored.options[k] for k in ("telemetry", "telemetry_interval_s") if k in stored.options}
+        options = replace(options, **recorded)  # the drift check samples as the sweep did
     except manifest.ManifestError as exc:
         raise SweepError(f"--resume: {exc}") from None
     kind = ResumeConfig.ResumeType

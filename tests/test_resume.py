@@ -112,7 +112,7 @@ def test_a_config_whose_env_cannot_be_created_fails_and_the_others_finish(tmp_pa
     assert list(trials["num_env_runners"]) == [1, 1] and list(trials["total_envs"]) == [1, 1]
     report = (tmp_path / "exp" / "analysis" / "report.md").read_text()
     assert "## Failed, skipped or unfinished configs" in report and "ERROR" in report
-    assert "| 1r x 1e | 1 | 1 |" in report
+    assert "| 1r x 1e env=HalfCheetah-v5 | 1 | 1 |" in report
 
 
 def test_resume_refuses_a_directory_without_experiment(tmp_path, capsys):
