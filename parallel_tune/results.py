@@ -52,8 +52,7 @@ class Experiment:
 
     @property
     def config_keys(self) -> list[str]:
-        """What tells configs apart in every table: the grid keys, then runners and envs per runner."""
-        return [*self.grid_keys, *(k for k in spaces.RLLIB_DEFAULTS if k not in self.grid_keys)]
+        return spaces.config_keys(self.grid_keys)
 
 
 def _column_map() -> dict[str, str]:

@@ -109,10 +109,6 @@ class SearchSpace:
         full = (self.full_config(p) for p in (self.configs() if points is None else points))
         return sorted({int(sampling_processes(c[RUNNERS])) for c in full})
 
-    def parallelism_keys(self) -> list[str]:
-        """The grid keys, then runners and envs per runner where the grid does not vary them."""
-        return [*self.grid, *(k for k in RLLIB_DEFAULTS if k not in self.grid)]
-
     def with_overrides(
         self,
         *,
@@ -308,6 +304,12 @@ def parse_int_list(text: str, *, option: str, minimum: int) -> list[int]:
             raise SpaceError(f"{option}: {value} is listed twice")
         values.append(value)
     return values
+
+
+def config_keys(grid_keys: list[str]) -> list[str]:
+    """What tells configs apart in every table: the grid keys, then runners and envs per runner where the
+    grid does not vary them (fixed under ``ppo:`` or left to RLlib, they are still columns)."""
+    return [*grid_keys, *(k for k in RLLIB_DEFAULTS if k not in grid_keys)]
 
 
 def sampling_processes(num_env_runners):

@@ -167,7 +167,7 @@ def test_runners_fixed_under_ppo_count_like_grid_ones():
         name="fixed",
     )
     assert space.sampling_widths() == [4]
-    assert space.parallelism_keys() == ["num_envs_per_env_runner", "num_env_runners"]
+    assert spaces.config_keys(list(space.grid)) == ["num_envs_per_env_runner", "num_env_runners"]
     assert [space.full_config(c)["num_env_runners"] for c in space.configs()] == [4, 4]
     with pytest.raises(SpaceError, match="ppo.num_env_runners values must be integers >= 0"):
         spaces.from_dict({"env": "X", "iterations": 2, "ppo": {"num_env_runners": "4"}, "grid": {"lr": [1]}}, name="f")
