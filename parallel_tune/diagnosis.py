@@ -170,15 +170,18 @@ def _wanted(df: pd.DataFrame) -> pd.Series:
     return np.maximum(df["cpus_reserved"], processes.fillna(0))
 
 
+def processes_text(r: pd.Series) -> str:
+    """'processes reserving 4 CPUs', or '9 busy processes (2 CPUs reserved)' where ASYNC envs add unreserved ones."""
+    processes = r.get("busy_processes", np.nan)
+    if processes > r["cpus_reserved"]:
+        return f"{processes:g} busy processes ({r['cpus_reserved']:g} CPUs reserved)"
+    return f"processes reserving {r['cpus_reserved']:g} CPUs"
+
+
 def _advice(verdict: str, r: pd.Series, cores: float) -> str:
     main = r["cpus_reserved"] - r["sampling_cpus"] if r[spaces.RUNNERS] else 0.0
     free = max(int(cores - main), 1)
-    processes = r.get("busy_processes", np.nan)
-    wants = (
-        f"{processes:g} busy processes ({r['cpus_reserved']:g} CPUs reserved)"
-        if processes > r["cpus_reserved"]
-        else f"processes reserving {r['cpus_reserved']:g} CPUs"
-    )
+    wants = processes_text(r)
     return {
         "baseline": "Speedups and the ideal times are relative to this config.",
         "cpu_cores": (

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from parallel_tune.diagnosis import LIMITS, LOSS_PARTS
+from parallel_tune.diagnosis import LIMITS, LOSS_PARTS, processes_text
 from parallel_tune.files import DASHBOARD
 from parallel_tune.metrics import RATING_BANDS, Findings
 
@@ -326,19 +326,20 @@ def explain(r: pd.Series, cores: float) -> str:
     if verdict == "baseline":
         return f"{head}, the baseline. {r['advice']}"
     head += f" against {r['ideal_time_per_iter_s']:.2f} s ideal"
+    lost = r["lost_time_s"]
+    net = f"{lost:.2f} s lost" if lost > 0 else f"{-lost:.2f} s faster than ideal"
     if verdict == "cpu_cores":
         lost_sampling = sum(r[LOSS_PARTS[p]] for p in LOSS_PARTS if p.startswith("sampling:"))
         busy = "" if pd.isna(r.get("busy_cores_mean")) else f", {r['busy_cores_mean']:.1f} of {cores:g} cores busy"
+        share = f"of the {net}, {lost_sampling:.2f} s is sampling" if lost > 0 else f"{net}, yet sampling is"
         return (
-            f"{head}; of the {r['lost_time_s']:.2f} s lost, {lost_sampling:.2f} s is sampling slowed down by "
-            f"processes reserving {r['cpus_reserved']:g} CPUs on {cores:g} cores (an env step cost "
+            f"{head}; {share} slowed down by {processes_text(r)} on {cores:g} cores (an env step cost "
             f"{r['step_cost_ratio']:.1f}x the baseline's{busy}): limited by the CPU cores. {r['advice']}"
         )
-    if r["lost_time_s"] > 0 and r[LOSS_PARTS[verdict]] > 0:
-        return (
-            f"{head}; of the {r['lost_time_s']:.2f} s lost, {r[LOSS_PARTS[verdict]]:.2f} s is {LIMITS[verdict]}: "
-            f"limited by `{verdict}`. {r['advice']}"
-        )
+    if lost > 0 and r[LOSS_PARTS[verdict]] > 0:
+        part = r[LOSS_PARTS[verdict]]
+        share = f"of the {net}, {part:.2f} s" if part <= lost else f"{part:.2f} s ({net} net, other parts gained)"
+        return f"{head}; {share} is {LIMITS[verdict]}: limited by `{verdict}`. {r['advice']}"
     gains = {p: r[LOSS_PARTS[p]] for p in LOSS_PARTS}
     best = min(gains, key=gains.get)
     return (
@@ -573,11 +574,11 @@ def dashboard(found: Findings, trials: pd.DataFrame, *, path: Path, title: str =
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook")
-    df = _plot_frame(found.scaled)
     # When only envs per runner vary, every config has the same CPUs: plot against envs instead.
     x, x_label = ("sampling_cpus", "sampling CPUs (env runners)")
-    if df["sampling_cpus"].nunique() == 1:
+    if found.scaled["sampling_cpus"].nunique() == 1:
         x, x_label = ("total_envs", "total envs (same sampling CPUs)")
+    df = _plot_frame(found.scaled, x)
     merged = trials.merge(found.usage, on="trial_name", how="inner") if not found.usage.empty else pd.DataFrame()
     if not merged.empty:
         merged["config"] = merged.apply(config_label, axis=1)
@@ -603,10 +604,18 @@ def dashboard(found: Findings, trials: pd.DataFrame, *, path: Path, title: str =
     return path
 
 
-def _plot_frame(scaled: pd.DataFrame) -> pd.DataFrame:
+def _plot_frame(scaled: pd.DataFrame, x: str) -> pd.DataFrame:
+    """The configs with a ``config`` label and a ``series``: what one line of the speedup and throughput panels
+    joins. Against sampling CPUs, a line per envs per runner (and other axes); against envs, a line per other axis
+    (``sync``/``async``, learners...), or one line."""
     df = scaled.sort_values(_ORDER).copy()
     df["config"] = df.apply(config_label, axis=1)
     df["envs per runner"] = df.get("num_envs_per_env_runner", pd.Series(1, index=df.index)).astype(int)
+    other = df["config"].str.split(" ", n=3).str[3].fillna("")  # what the label adds after "Rr x Ee"
+    if x == "total_envs":
+        df["series"] = other.where(other != "", "PPO")
+    else:
+        df["series"] = df["envs per runner"].astype(str) + " env(s)/runner" + other.map(lambda o: f", {o}" if o else "")
     return df
 
 
@@ -619,9 +628,9 @@ def speedup_panel(ax, df: pd.DataFrame, fit: dict, x: str, x_label: str) -> None
         s = fit["serial_fraction"]
         p = xs / base_cpus
         ax.plot(xs, 1 / (s + (1 - s) / p), ":", color="black", label=f"Amdahl fit, serial {100 * s:.1f} %")
-    for key, g in df.groupby("envs per runner"):
+    for key, g in df.groupby("series", sort=False):
         err = [g["speedup"] - _speed(g, "low"), _speed(g, "high") - g["speedup"]]
-        ax.errorbar(g[x], g["speedup"], yerr=np.abs(err), marker="o", capsize=3, label=f"{key} env(s)/runner")
+        ax.errorbar(g[x], g["speedup"], yerr=np.abs(err), marker="o", capsize=3, label=key)
     ax.set(xlabel=x_label, ylabel="speedup vs baseline", title="Speedup")
     ax.legend(fontsize=8)
 
@@ -648,7 +657,7 @@ def efficiency_panel(ax, df: pd.DataFrame) -> None:
 
 
 def throughput_panel(ax, df: pd.DataFrame, ceiling: pd.DataFrame | None, x: str, x_label: str) -> None:
-    for key, g in df.groupby("envs per runner"):
+    for key, g in df.groupby("series", sort=False):
         yerr = [g["env_steps_per_s"] - g["env_steps_per_s_ci_low"], g["env_steps_per_s_ci_high"] - g["env_steps_per_s"]]
         ax.errorbar(
             g[x],
@@ -656,7 +665,7 @@ def throughput_panel(ax, df: pd.DataFrame, ceiling: pd.DataFrame | None, x: str,
             yerr=np.abs(np.nan_to_num(yerr)),
             marker="o",
             capsize=3,
-            label=f"PPO, {key} env(s)/runner",
+            label=key if key.startswith("PPO") else f"PPO, {key}",
         )
     if ceiling is not None and not ceiling.empty:
         if x == "total_envs":  # every config samples with the same processes: the ceiling is one level

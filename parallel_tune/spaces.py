@@ -354,12 +354,13 @@ def label(config: dict[str, Any], grid_keys: list[str]) -> str:
 
 
 def busy_processes(config: dict[str, Any]) -> int:
-    """Processes a config keeps busy, reserved or not: the main process, each remote learner, and the
-    samplers, where ASYNC vectorisation steps every env of a runner in a subprocess of its own."""
+    """Processes a config keeps busy, reserved or not: the main process, each remote learner, each env
+    runner, and with ASYNC vectorisation every env in a subprocess of its own (of a runner, or of the main
+    process when it samples itself)."""
     runners = int(config.get(RUNNERS, RLLIB_DEFAULTS[RUNNERS]) or 0)
     envs = int(config.get(ENVS_PER_RUNNER, RLLIB_DEFAULTS[ENVS_PER_RUNNER]) or 1)
-    per_runner = envs if str(config.get("gym_env_vectorize_mode", "sync")).lower() == "async" else 1
-    samplers = runners * per_runner if runners else (envs if per_runner > 1 else 0)
+    subprocesses = envs if str(config.get("gym_env_vectorize_mode", "sync")).lower() == "async" else 0
+    samplers = runners * (1 + subprocesses) if runners else subprocesses
     return 1 + int(config.get("num_learners", 0) or 0) + samplers
 
 

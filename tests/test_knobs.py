@@ -90,7 +90,7 @@ def test_labels_name_every_axis(config, keys, label):
     "config, processes",
     [
         ({"num_env_runners": 2, "num_envs_per_env_runner": 4}, 3),
-        ({"num_env_runners": 2, "num_envs_per_env_runner": 4, "gym_env_vectorize_mode": "async"}, 9),
+        ({"num_env_runners": 2, "num_envs_per_env_runner": 4, "gym_env_vectorize_mode": "async"}, 11),
         ({"num_env_runners": 0, "num_envs_per_env_runner": 4, "gym_env_vectorize_mode": "async"}, 5),
         ({"num_env_runners": 1, "num_learners": 2}, 4),
     ],
@@ -113,7 +113,7 @@ def test_async_vectorisation_runs_and_is_labelled(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     trials = load_experiment(tmp_path / "v").trials.set_index("gym_env_vectorize_mode")
     assert list(trials["label"].sort_index()) == ["1r x 2e async", "1r x 2e sync"]
-    assert trials.loc["async", "busy_processes"] == 3 and trials.loc["sync", "busy_processes"] == 2
+    assert trials.loc["async", "busy_processes"] == 4 and trials.loc["sync", "busy_processes"] == 2
     assert (trials["iterations_completed"] == 3).all()
     report = (tmp_path / "v" / "analysis" / "report.md").read_text()
     assert "| 1r x 2e async |" in report and "| 1r x 2e sync |" in report
