@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from parallel_tune import UsageError
+from parallel_tune import UsageError, first_line
 from parallel_tune.placement import Bundle
 
 
@@ -43,8 +43,7 @@ def check_env(env_id: str) -> None:
         with _stderr_to(Path(tempfile.gettempdir()) / "parallel_tune_env_check.log"):
             gymnasium.make(env_id).close()
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ClusterError(f"unknown environment {env_id!r}: {type(exc).__name__}: {first}") from None
+        raise ClusterError(f"unknown environment {env_id!r}: {type(exc).__name__}: {first_line(exc)}") from None
 
 
 def local_nodes(num_cpus: int | None, num_gpus: int | None) -> list[Bundle]:
@@ -88,7 +87,7 @@ def node_hardware(*, local: bool, timeout_s: float = 60.0) -> list[dict[str, Any
         try:
             facts = ray.get(futures, timeout=timeout_s)
         except Exception as exc:
-            raise ClusterError(f"cannot read the cluster's nodes within {timeout_s:g} s: {_first_line(exc)}") from None
+            raise ClusterError(f"cannot read the cluster's nodes within {timeout_s:g} s: {first_line(exc)}") from None
     return [
         {
             "node_id": n["NodeID"],
@@ -133,7 +132,7 @@ def init_ray(address: str | None, num_cpus: int | None, num_gpus: int | None) ->
                     f"or ~/.ray/auth_token; `ray get-auth-token` on the head node prints it; Ray's output: {log})"
                 ) from None
             raise ClusterError(
-                f"cannot connect to the Ray cluster at {address!r}: {_first_line(exc)} (Ray's output: {log})"
+                f"cannot connect to the Ray cluster at {address!r}: {first_line(exc)} (Ray's output: {log})"
             ) from None
     else:
         ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **kwargs)
@@ -186,8 +185,3 @@ def _refused_token(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0][:300] if lines else type(exc).__name__

@@ -12,6 +12,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from parallel_tune import first_line
 from parallel_tune.spaces import SearchSpace, SpaceError
 
 
@@ -70,8 +71,7 @@ def build_config(space: SearchSpace, point: dict[str, Any]):
     try:
         config.validate()
     except Exception as exc:  # RLlib raises ValueError and its own error types
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise SpaceError(f"{space.source or space.name}: RLlib rejects {point}: {first}") from None
+        raise SpaceError(f"{space.source or space.name}: RLlib rejects {point}: {first_line(exc)}") from None
     return config
 
 
