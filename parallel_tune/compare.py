@@ -167,13 +167,13 @@ def _shared_keys(sides: list[Side]) -> list[str]:
 
 
 def _row(side: Side, config: pd.Series, keys: list[str]) -> dict[str, Any]:
-    hit = side.scaled[np.logical_and.reduce([side.scaled[k] == config[k] for k in keys])]
+    hit = side.scaled[metrics.same_config(side.scaled, config, keys)]
     return hit.iloc[0].to_dict() if len(hit) else {}
 
 
 def _steps(side: Side, config: pd.Series, keys: list[str]) -> np.ndarray:
     m = side.measured
-    return m[np.logical_and.reduce([m[k] == config[k] for k in keys])]["env_steps_per_s"].to_numpy(float)
+    return m[metrics.same_config(m, config, keys)]["env_steps_per_s"].to_numpy(float)
 
 
 def provenance_diff(sides: list[Side]) -> tuple[list[str], list[str]]:

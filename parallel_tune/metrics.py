@@ -65,6 +65,11 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
+def same_config(table: pd.DataFrame, config, keys: list[str]) -> np.ndarray:
+    """The rows of ``table`` whose ``keys`` columns hold ``config``'s values (a dict or a row)."""
+    return np.logical_and.reduce([table[k] == config[k] for k in keys])
+
+
 def relative_half_width(values: np.ndarray, *, seed: int = 0) -> float:
     """The wider side of the median's bootstrap 95 % interval, relative to the median; NaN under 2 values."""
     values = np.asarray(values, dtype=float)
@@ -269,7 +274,7 @@ def scaling(summary: pd.DataFrame, trials: pd.DataFrame, baseline: dict, *, grou
     out["efficiency_per_cpu_pct"] = 100 * out["speedup"] / (out["sampling_cpus"] / base["sampling_cpus"])
     out["rating"] = out["efficiency_per_env_pct"].map(rating)
     out["baseline_name"] = ",".join(f"{k}={base[k]}" for k in group_keys)
-    out["is_baseline"] = np.logical_and.reduce([out[k] == base[k] for k in group_keys])
+    out["is_baseline"] = same_config(out, base, group_keys)
     return out
 
 
@@ -566,7 +571,7 @@ def findings(
     if drift_iterations is not None and not drift_iterations.empty:
         base = scaled[scaled["is_baseline"]].iloc[0]
         mine = measured(iterations, warmup_iterations)
-        same = np.logical_and.reduce([mine[k] == base[k] for k in config_keys])
+        same = same_config(mine, base, config_keys)
         again = measured(drift_iterations, warmup_iterations)["time_this_iter_s"]
         moved = ratio_of_medians(mine[same]["time_this_iter_s"], again)
     stamped = "reported_at_s" in iterations and iterations["reported_at_s"].notna().all()
