@@ -9,7 +9,8 @@ No Ray, no I/O, no printing; every knob is an argument. The tables:
     env_step_per_step_s, inference_per_step_s, env_to_module_per_step_s,
     module_to_env_per_step_s, total_envs
 
-``trials`` (one row per config): trial_name, <grid keys>, status,
+``trials`` (one row per config): trial_name, <grid keys>, status (Tune's,
+    ERROR, or ``SKIPPED`` / ``NOT_STARTED`` for a config without a trial),
     sampling_cpus, cpus_reserved, gpus_reserved, total_envs
 
 ``summary`` (one row per measured config, from ``summarize``): see its docstring.
@@ -28,6 +29,10 @@ from parallel_tune import diagnosis, spaces
 #: band starts *above* its edge (Excellent > 70 %); the others at it (Good 60-70 %).
 RATING_BANDS = (("Excellent", 70.0), ("Good", 60.0), ("Acceptable", 50.0), ("Poor", 0.0))
 RLLIB_TIMER_EMA_COEFF = 0.01
+#: Configs without a trial: planned but unable to fit, or left when the sweep stopped.
+SKIPPED, NOT_STARTED = "SKIPPED", "NOT_STARTED"
+#: Configs a stopped sweep left to ``--resume``: Tune's unfinished statuses, and those never started.
+UNFINISHED = ("PENDING", "RUNNING", "PAUSED", NOT_STARTED)
 
 
 def unsmooth_ema(ema: pd.Series, coeff: float = RLLIB_TIMER_EMA_COEFF) -> pd.Series:
@@ -260,13 +265,15 @@ def scaling(summary: pd.DataFrame, trials: pd.DataFrame, baseline: dict, *, grou
     efficiency_per_cpu_pct (speedup / sampling CPUs relative to the
     baseline's: extra envs per runner add no cores), and rating (bands on
     efficiency per env, as the original study rated). If the baseline config
-    was not measured, the config with the fewest sampling CPUs and envs is used;
-    ``baseline_name`` says which and ``is_baseline`` marks its row.
+    was not measured, the nearest config stands in (``spaces.stand_in_order``,
+    the one the sweep's drift check re-measures); ``baseline_name`` says which
+    and ``is_baseline`` marks its row.
     """
     out = summary.merge(trials[[*group_keys, "sampling_cpus"]].drop_duplicates(group_keys), on=group_keys, how="left")
     is_base = np.logical_and.reduce([out[k] == v for k, v in baseline.items() if k in out]) if baseline else None
     if is_base is None or not is_base.any():
-        base = out.sort_values(["sampling_cpus", "total_envs"]).iloc[0]
+        order = {i: spaces.stand_in_order(r.sampling_cpus, r.total_envs, r, baseline or {}) for i, r in out.iterrows()}
+        base = out.loc[min(order, key=order.get)]
     else:
         base = out[is_base].iloc[0]
     out["speedup"] = base["time_per_iter_s"] / out["time_per_iter_s"]
@@ -473,7 +480,7 @@ def misconfigurations(
         name = r["trial_name"]
         if r.get("cpus_reserved", 0) > logical_cores:
             out.append(f"{name} wanted {r['cpus_reserved']:g} CPUs; {where} {logical_cores} logical cores")
-        if r.get("status") == "SKIPPED" or not r.get("samples", 0) > 0:
+        if r.get("status") == SKIPPED or not r.get("samples", 0) > 0:
             continue
         if r.get("gpus_reserved", 0) > 0:
             util = r.get("gpu_util_pct_mean", np.nan)
@@ -545,7 +552,8 @@ def findings(
     speedup says how many processes shared a core, not how RLlib scales.
     ``precision``: the sweep's target; adds ``precision_reached`` per config.
     ``drift_iterations``: the baseline re-measured at the end (same columns as
-    ``iterations``); ``drift`` compares it with the baseline's own trial.
+    ``iterations``); ``drift`` compares it with the same config's own trial
+    (``ratio_of_medians`` plus its ``label`` and ``is_baseline``).
     ``started_at_s``: when the sweep started, for ``harness_time``.
     """
     usage, by_node = telemetry_summary(telemetry), telemetry_by_node(telemetry)
@@ -559,7 +567,7 @@ def findings(
     summary = summarize(iterations, group_keys=config_keys, warmup_iterations=warmup_iterations)
     if summary.empty:
         return Findings(summary, usage=usage, by_node=by_node, warnings=warnings, ceiling=ceiling, cores=cores)
-    ran = trials[trials["status"] != "SKIPPED"]
+    ran = trials[~trials["status"].isin([SKIPPED, NOT_STARTED])]
     scaled = scaling(summary, ran, baseline, group_keys=config_keys)
     if ceiling is not None and not ceiling.empty:
         scaled = ceiling_fraction(scaled, ceiling)
@@ -569,11 +577,17 @@ def findings(
         scaled["precision_reached"] = scaled["rel_half_width"] <= precision
     moved = {}
     if drift_iterations is not None and not drift_iterations.empty:
-        base = scaled[scaled["is_baseline"]].iloc[0]
+        # Against the config the check ran (the baseline or its stand-in), never another config's times.
+        # A column the drift table lacks (written before it kept every grid key) is the baseline's: the
+        # check then always ran the baseline.
+        base, ran_again = scaled[scaled["is_baseline"]].iloc[0], drift_iterations.iloc[0]
+        point = {k: ran_again[k] if k in drift_iterations else base[k] for k in config_keys}
         mine = measured(iterations, warmup_iterations)
-        same = same_config(mine, base, config_keys)
         again = measured(drift_iterations, warmup_iterations)["time_this_iter_s"]
-        moved = ratio_of_medians(mine[same]["time_this_iter_s"], again)
+        moved = ratio_of_medians(mine[same_config(mine, point, config_keys)]["time_this_iter_s"], again)
+        row = scaled[same_config(scaled, point, config_keys)]
+        moved["label"] = str(row["label"].iloc[0]) if len(row) else str(ran_again.get("label", ""))
+        moved["is_baseline"] = bool(row["is_baseline"].any())
     stamped = "reported_at_s" in iterations and iterations["reported_at_s"].notna().all()
     timing = harness_time(iterations, started_at_s=started_at_s) if stamped else {}
     fit = amdahl_fit(runner_slice["width"], runner_slice["slice_speedup"]) if len(runner_slice) > 1 else {"points": 0}

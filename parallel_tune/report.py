@@ -16,7 +16,7 @@ import pandas as pd
 
 from parallel_tune.diagnosis import LIMITS, LOSS_PARTS, processes_text
 from parallel_tune.files import DASHBOARD
-from parallel_tune.metrics import RATING_BANDS, Findings
+from parallel_tune.metrics import RATING_BANDS, SKIPPED, UNFINISHED, Findings
 
 _BAND_COLOURS = {"Excellent": "#2e7d32", "Good": "#9ccc65", "Acceptable": "#ffca28", "Poor": "#ef5350"}
 _ORDER = ["sampling_cpus", "total_envs"]
@@ -93,7 +93,7 @@ def render_markdown(
         placement_section(trials),
         hardware_section(found, trials, telemetry_interval_s(metadata)),
         misconfiguration_section(found),
-        failed_section(trials),
+        failed_section(trials, metadata.get("experiment_dir")),
         problems_section(problems),
     ]
     return "\n".join(line for section in sections for line in section)
@@ -180,8 +180,10 @@ def drift_section(found: Findings) -> list[str]:
     if not d or pd.isna(d.get("ratio")):
         return []
     threshold = found.precision or 0.05
+    label = f", {d['label']}," if d.get("label") else ","
+    who = f"The baseline{label}" if d.get("is_baseline", True) else f"A config other than the baseline{label}"
     text = (
-        f"The baseline, re-measured at the end of the sweep ({d['n_again']} iterations), took "
+        f"{who} re-measured at the end of the sweep ({d['n_again']} iterations), took "
         f"{d['ratio']:.3f}x its first time per iteration [95 % CI {d['ci_low']:.3f}, {d['ci_high']:.3f}]"
     )
     if abs(d["ratio"] - 1) > threshold:
@@ -543,20 +545,35 @@ def misconfiguration_section(found: Findings) -> list[str]:
     return ["### Misconfigurations", "", *(f"- {w}" for w in found.warnings), ""]
 
 
-def failed_section(trials: pd.DataFrame) -> list[str]:
-    failed = trials[trials["status"].isin(["ERROR", "SKIPPED", "PENDING", "RUNNING", "PAUSED"])]
+def failed_section(trials: pd.DataFrame, experiment_dir: str | None = None) -> list[str]:
+    """Every config without a finished measurement, and how a stopped sweep goes on."""
+    failed = trials[trials["status"].isin(["ERROR", SKIPPED, *UNFINISHED])]
     if failed.empty:
         return []
     rows = [
-        [r["trial_name"], r["status"], str(int(r["iterations_completed"])), str(r["error"] or "")[:160]]
+        [
+            r["trial_name"],
+            r["status"],
+            str(int(r["iterations_completed"])),
+            str(r["error"] or ("stopped with the sweep" if r["status"] in UNFINISHED else ""))[:160],
+        ]
         for _, r in failed.iterrows()
     ]
-    return [
+    lines = [
         "## Failed, skipped or unfinished configs",
         "",
         _table(["config", "status", "iterations", "why"], rows, "llrl"),
         "",
     ]
+    unfinished = failed["status"].isin(UNFINISHED).sum()
+    if unfinished:
+        resume = f"python -m parallel_tune.sweep --resume {experiment_dir or 'EXPERIMENT_DIR'}"
+        lines += [
+            f"The sweep stopped before {unfinished} of {len(trials[trials['status'] != SKIPPED])} configs finished: "
+            f"this report covers what was measured. `{resume}` measures the rest.",
+            "",
+        ]
+    return lines
 
 
 def problems_section(problems: list[str]) -> list[str]:

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from parallel_tune import SCHEMA_VERSION, UsageError, files, manifest, spaces
-from parallel_tune.metrics import unsmooth_ema
+from parallel_tune.metrics import NOT_STARTED, SKIPPED, unsmooth_ema
 from parallel_tune.placement import where
 from parallel_tune.probe import PLACEMENT_KEY
 
@@ -199,7 +199,7 @@ def _reservation(trial) -> tuple[float, float, float]:
     return float(cpus), float(gpus), spaces.sampling_cpus(trial.config, float(bundles[0].get("CPU", 1)))
 
 
-def load_experiment(experiment_dir: Path | str) -> Experiment:
+def load_experiment(experiment_dir: Path | str, *, space: dict[str, Any] | None = None) -> Experiment:
     """Read a sweep's Tune experiment through Ray's ``ExperimentAnalysis``.
 
     Returns the three tables of ``Experiment``, keyed by ``trial_name`` and the
@@ -207,12 +207,15 @@ def load_experiment(experiment_dir: Path | str) -> Experiment:
     RLlib's result keys under our column names (``_column_map``) with RLlib's
     EMA timers inverted to per-iteration seconds and the per-iteration
     telemetry summaries; per config, status, error, reservation and where it
-    ran, skipped configs from the manifest included; per telemetry sample, the
+    ran, with the manifest's planned configs that have no trial (``SKIPPED``:
+    they could not fit; ``NOT_STARTED``: the sweep stopped first); per telemetry sample, the
     trial's ``telemetry.parquet``. A trial whose files are missing or truncated
-    keeps its row and gets a line in ``problems``.
+    keeps its row and gets a line in ``problems``. ``space`` stands in for a
+    directory without a manifest (the drift check's, which has its sweep's
+    config columns).
     """
     experiment_dir = Path(experiment_dir).expanduser().resolve()
-    record = manifest.read(experiment_dir) or manifest.Manifest(space={})
+    record = manifest.read(experiment_dir) or manifest.Manifest(space=space or {})
     analysis = _open_analysis(experiment_dir)
     metadata = {
         "schema_version": SCHEMA_VERSION,
@@ -241,33 +244,20 @@ def load_experiment(experiment_dir: Path | str) -> Experiment:
         if samples is not None:
             telemetry.append(samples)
         trial_rows.append({**_trial_row(trial, name, config, part, grid_keys), **_placement(placement)})
-    for skipped in record.skipped:
-        full = {**spaces.RLLIB_DEFAULTS, **record.space.get("ppo", {}), **skipped["config"]}
-        config = {k: full.get(k) for k in keys}
-        trial_rows.append(
-            {
-                "trial_id": "",
-                "trial_name": files.trial_name(config, grid_keys),
-                "label": spaces.label(config, grid_keys),
-                **config,
-                "status": "SKIPPED",
-                "error": skipped.get("reason", ""),
-                "iterations_completed": 0,
-                "cpus_reserved": float(skipped.get("cpus", 0)),
-                "gpus_reserved": float(skipped.get("gpus", 0)),
-                "busy_processes": spaces.busy_processes(full),
-                "sampling_cpus": float("nan"),
-                "node_ip": "",
-                "path": "",
-                **_placement(pd.Series(dtype=object)),
-            }
-        )
+    started = {r["trial_name"] for r in trial_rows}
+    skipped = {json.dumps(s["config"], sort_keys=True) for s in record.skipped}
+    for entry in record.skipped:
+        trial_rows.append(_unrun_row(entry, SKIPPED, entry.get("reason", ""), record.space, keys, grid_keys))
+    for entry in record.planned:
+        row = _unrun_row(entry, NOT_STARTED, "the sweep stopped before it started", record.space, keys, grid_keys)
+        if row["trial_name"] not in started and json.dumps(entry["config"], sort_keys=True) not in skipped:
+            trial_rows.append(row)
     experiment.iterations = _with_total_envs(pd.concat(iter_rows, ignore_index=True) if iter_rows else pd.DataFrame())
     experiment.trials = _with_total_envs(pd.DataFrame(trial_rows))
     experiment.telemetry = pd.concat(telemetry, ignore_index=True) if telemetry else pd.DataFrame()
     if (experiment_dir / files.DRIFT).is_dir():
         try:
-            again = load_experiment(experiment_dir / files.DRIFT)
+            again = load_experiment(experiment_dir / files.DRIFT, space=record.space)
             experiment.drift = again.iterations
             experiment.problems += [f"drift check: {p}" for p in again.problems]
         except ResultsError as exc:
@@ -301,6 +291,28 @@ def _telemetry(trial_dir: Path, name: str, problems: list[str]) -> pd.DataFrame 
         return None
     samples.insert(1, "trial_name", name)
     return samples
+
+
+def _unrun_row(entry: dict, status: str, why: str, space: dict, keys: list[str], grid_keys: list[str]) -> dict:
+    """A planned config without a trial (skipped, or never started), from its manifest entry."""
+    full = {**spaces.RLLIB_DEFAULTS, **space.get("ppo", {}), **entry["config"]}
+    config = {k: full.get(k) for k in keys}
+    return {
+        "trial_id": "",
+        "trial_name": files.trial_name(config, grid_keys),
+        "label": spaces.label(config, grid_keys),
+        **config,
+        "status": status,
+        "error": why,
+        "iterations_completed": 0,
+        "cpus_reserved": float(entry.get("cpus", 0)),
+        "gpus_reserved": float(entry.get("gpus", 0)),
+        "busy_processes": spaces.busy_processes(full),
+        "sampling_cpus": float("nan"),
+        "node_ip": "",
+        "path": "",
+        **_placement(pd.Series(dtype=object)),
+    }
 
 
 def _trial_row(trial, name: str, config: dict[str, Any], part: pd.DataFrame, grid_keys: list[str]) -> dict[str, Any]:

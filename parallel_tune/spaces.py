@@ -85,6 +85,20 @@ class SearchSpace:
         """The baseline as a full grid point (unset keys take their first value)."""
         return {k: self.baseline.get(k, v[0]) for k, v in self.grid.items()}
 
+    def reference_config(self, points: list[dict[str, Any]]) -> dict[str, Any]:
+        """What speedups and the drift check are measured against among ``points``: the baseline, or where
+        it is not among them (a restricted grid) the point nearest to it (``stand_in_order``)."""
+        base = self.baseline_config()
+        if base in points:
+            return base
+
+        def order(point):
+            full = self.full_config(point)
+            cpus = sampling_cpus(full, full.get("num_cpus_for_main_process", 1))
+            return stand_in_order(cpus, total_envs(full[RUNNERS], full[ENVS_PER_RUNNER]), point, base)
+
+        return min(points, key=order)
+
     def settings(self) -> dict[str, Any]:
         """What determines the measurements: compared on resume, stored with results."""
         return {
@@ -331,6 +345,12 @@ def sampling_cpus(config: dict[str, Any], main_process_cpus: float) -> float:
 def total_envs(num_env_runners, num_envs_per_env_runner):
     """Environment copies sampled at once (the original study's "envs"); number or Series."""
     return sampling_processes(num_env_runners) * num_envs_per_env_runner
+
+
+def stand_in_order(cpus: float, envs: int, config, baseline: dict[str, Any]) -> tuple:
+    """Sort key of the stand-in for a baseline that was not measured: the fewest sampling CPUs, then the
+    fewest envs, then the most settings shared with the baseline (``config`` a dict or a table row)."""
+    return (cpus, envs, -sum(bool(config[k] == v) for k, v in baseline.items() if k in config))
 
 
 #: How a grid axis reads in a config's label, after the runners x envs shorthand.

@@ -216,14 +216,14 @@ def _tuner(space: SearchSpace, storage: Path, name: str, options: SweepOptions, 
 
 
 def _recheck_baseline(planned: Plan, experiment_dir: Path, options: SweepOptions, stream) -> None:
-    """Run the baseline config again, briefly, into ``<experiment>/drift``: did the machine's speed move?
+    """Run the baseline config (or its stand-in) again, briefly, into ``<experiment>/drift``: did the machine's
+    speed move?
 
     Warm-up plus ``min_measured_iterations`` iterations of the same settings;
     the analysis compares its times with the baseline trial's.
     """
     space = planned.space
-    base = space.baseline_config()
-    point = base if any(t.config == base for t in planned.runnable) else planned.runnable[0].config
+    point = space.reference_config([t.config for t in planned.runnable])
     iterations = space.warmup_iterations + space.min_measured_iterations
     again = replace(space, grid={k: [v] for k, v in point.items()}, iterations=iterations, precision=None)
     print(f"drift check: {trial_name(point, list(point))} again, {iterations} iterations", file=stream)

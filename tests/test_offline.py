@@ -6,6 +6,7 @@ real 2-core sweep's analysis tables.
 """
 
 import io
+import json
 import shutil
 
 import pandas as pd
@@ -149,3 +150,38 @@ def test_the_report_puts_the_cpu_and_gpu_learner_side_by_side():
     assert lines[0] == "## CPU learner or GPU learner"
     assert "4r x 1e: learner update 5.92 s on the CPU, 5.84 s on the GPU (1.01x): the GPU did not change" in lines[2]
     assert "the GPU was 19 % busy on average" in lines[2]
+
+
+def test_the_drift_check_is_read_with_its_sweeps_config_columns(tmp_path):
+    # A grid key beyond runners and envs (num_epochs here) must tell the drift check's config apart too;
+    # the drift directory has no manifest of its own.
+    copy = tmp_path / "smoke"
+    shutil.copytree(SMOKE, copy)
+    record = json.loads((copy / files.MANIFEST).read_text())
+    record["space"]["grid"]["num_epochs"] = [1]
+    (copy / files.MANIFEST).write_text(json.dumps(record))
+    shutil.copytree(SMOKE, copy / files.DRIFT, ignore=shutil.ignore_patterns(files.MANIFEST))
+    e = load_experiment(copy)
+    assert e.config_keys == ["num_env_runners", "num_envs_per_env_runner", "num_epochs"]
+    assert set(e.config_keys) <= set(e.drift.columns) and (e.drift["num_epochs"] == 1).all()
+    assert e.problems == []
+
+
+def test_a_stopped_sweep_lists_the_configs_it_never_started(tmp_path):
+    # The smoke sweep's manifest planned a third config that never ran: the sweep was stopped first.
+    copy = tmp_path / "smoke"
+    shutil.copytree(SMOKE, copy)
+    record = json.loads((copy / files.MANIFEST).read_text())
+    third = {"num_env_runners": 1, "num_envs_per_env_runner": 3}
+    record["planned"].append({"config": third, "cpus": 2.0, "gpus": 0.0})
+    (copy / files.MANIFEST).write_text(json.dumps(record))
+    trials = load_experiment(copy).trials.set_index("label")
+    assert trials.loc["1r x 3e", "status"] == metrics.NOT_STARTED and trials.loc["1r x 3e", "cpus_reserved"] == 2.0
+    assert (trials.drop(index="1r x 3e")["status"] == "TERMINATED").all(), "each trial once, none twice"
+    result = analyze.analyze_experiment(copy, stream=io.StringIO())
+    summary = read_table(result.out_dir / files.table("summary"))[0]
+    assert list(summary["label"]) == ["1r x 1e", "1r x 2e"], "measured configs only"
+    text = result.report.read_text()
+    assert "| ppo[num_env_runners=1,num_envs_per_env_runner=3] | NOT_STARTED | 0 | the sweep stopped before" in text
+    assert "stopped before 1 of 3 configs finished" in text
+    assert f"`python -m parallel_tune.sweep --resume {copy.resolve()}` measures the rest" in text

@@ -4,8 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from parallel_tune import metrics, spaces, sweep
+from parallel_tune import files, metrics, report, spaces, sweep
+from parallel_tune.results import read_table
 from parallel_tune.stopping import PrecisionStopper
+
+from .conftest import ROOT
 
 
 def space(precision=0.05, iterations=10, warmup=1, min_measured=3):
@@ -108,3 +111,52 @@ def test_harness_time_is_start_up_and_what_iterations_leave():
     h = metrics.harness_time(it, started_at_s=90.0)
     assert h["trials"].set_index("trial_name")["startup_s"].to_dict() == {"a": 17.0, "b": 12.0}
     assert (h["wall_s"], h["in_iterations_s"], h["outside_iterations_s"]) == (42.0, 13.0, 29.0)
+
+
+VECTORIZE = ROOT / "benchmarks" / "results" / "vectorize_2core" / "analysis"
+KEYS = ["num_env_runners", "num_envs_per_env_runner", "gym_env_vectorize_mode"]
+
+
+def vectorize_findings(baseline, drift):
+    iterations, meta = read_table(VECTORIZE / files.table("iterations"))
+    return metrics.findings(
+        iterations,
+        read_table(VECTORIZE / files.table("trials"))[0],
+        read_table(VECTORIZE / files.table("telemetry"))[0],
+        config_keys=KEYS,
+        baseline=baseline,
+        warmup_iterations=meta["space"]["warmup_iterations"],
+        cores=2,
+        drift_iterations=drift,
+    )
+
+
+def test_drift_is_measured_against_the_config_that_ran_again():
+    # The committed vectorize sweep: 1r x 1e sync (15.5 s) re-measured at 0.954x; 1r x 1e async took 27.1 s.
+    drift = read_table(VECTORIZE / files.table("drift"))[0]
+    assert "gym_env_vectorize_mode" not in drift, "written before the drift table kept every grid key"
+    sync = {"num_env_runners": 1, "num_envs_per_env_runner": 1, "gym_env_vectorize_mode": "sync"}
+    found = vectorize_findings(sync, drift)
+    assert found.drift["ratio"] == pytest.approx(0.954, abs=0.0005)
+    assert (found.drift["label"], found.drift["is_baseline"]) == ("1r x 1e sync", True)
+    # Speedups against the async config; the check still compares sync with sync, and says it is not the baseline.
+    found = vectorize_findings({**sync, "gym_env_vectorize_mode": "async"}, drift.assign(gym_env_vectorize_mode="sync"))
+    assert found.scaled.set_index("label").loc["1r x 1e async", "is_baseline"]
+    assert found.drift["ratio"] == pytest.approx(0.954, abs=0.0005), "not 15.5 s against async's 27.1 s"
+    assert (found.drift["label"], found.drift["is_baseline"]) == ("1r x 1e sync", False)
+    text = " ".join(report.drift_section(found))
+    assert text.startswith("A config other than the baseline, 1r x 1e sync, re-measured at the end of the sweep")
+
+
+def test_a_grid_without_the_baseline_measures_against_the_config_nearest_to_it():
+    grid = {"num_env_runners": [8, 15], "num_envs_per_env_runner": [1, 4], "gym_env_vectorize_mode": ["async", "sync"]}
+    base = {"num_env_runners": 1, "num_envs_per_env_runner": 1, "gym_env_vectorize_mode": "sync"}
+    data = {"env": "HalfCheetah-v5", "iterations": 5, "ppo": {}, "grid": grid, "baseline": base}
+    s = spaces.from_dict(data, name="r")
+    nearest = {"num_env_runners": 8, "num_envs_per_env_runner": 1, "gym_env_vectorize_mode": "sync"}
+    assert s.reference_config(s.configs()) == nearest, "the sweep's drift check re-measures this one"
+    assert s.reference_config([*s.configs(), base]) == base
+    # The analysis picks the same stand-in: 1r x 1e sync for a 2-runner sync baseline the 2-core sweep never ran.
+    found = vectorize_findings({**base, "num_env_runners": 2}, None)
+    assert found.scaled.set_index("label").loc["1r x 1e sync", "is_baseline"]
+    assert found.scaled["is_baseline"].sum() == 1
