@@ -134,8 +134,9 @@ def limits(
     logical CPUs Ray was told about). Adds: env_step_per_env_ms (the per-env
     cost of one env step), step_cost_ratio (that cost against the baseline's),
     cores_saturated (busy cores at least ``saturated_fraction`` of ``cores``,
-    or a load average above them), cores_oversubscribed (more CPUs reserved
-    than ``cores``), limited_by and advice.
+    or a load average above them), cpus_wanted (CPUs reserved, or busy
+    processes where ASYNC envs add unreserved ones), cores_oversubscribed
+    (cpus_wanted above ``cores``), limited_by and advice.
     """
     out = budget.copy()
     out["env_step_per_env_ms"] = _ms(out, "env_step_per_step_ms") / out[spaces.ENVS_PER_RUNNER].fillna(1)
@@ -145,7 +146,8 @@ def limits(
     load = out["load_avg_1m_peak"] if "load_avg_1m_peak" in out else pd.Series(np.nan, index=out.index)
     measured = busy.notna() | load.notna()
     out["cores_saturated"] = (busy >= saturated_fraction * cores) | (load > cores) | ~measured
-    out["cores_oversubscribed"] = _wanted(out) > cores
+    out["cpus_wanted"] = _wanted(out)
+    out["cores_oversubscribed"] = out["cpus_wanted"] > cores
     core_bound = out["cores_oversubscribed"] & out["cores_saturated"] & (out["step_cost_ratio"] >= step_cost_rise)
     verdicts, advice = [], []
     for i, r in out.iterrows():
@@ -181,12 +183,35 @@ def processes_text(r: pd.Series) -> str:
 def _advice(verdict: str, r: pd.Series, cores: float) -> str:
     main = r["cpus_reserved"] - r["sampling_cpus"] if r[spaces.RUNNERS] else 0.0
     free = max(int(cores - main), 1)
+    # Cores no process of this config wants (unknown without the trial's reservation).
+    spare = int(cores - r["cpus_wanted"]) if pd.notna(r["cpus_wanted"]) else None
     wants = processes_text(r)
+    is_async = str(r.get("gym_env_vectorize_mode", "")).lower() == "async"
+    if verdict == "sampling:env_step" and is_async:
+        return (
+            "Stepping the environment dominates, and with ASYNC every step includes the round trip to the env "
+            "subprocesses: try SYNC (gym_env_vectorize_mode: sync) unless one env step is expensive."
+        )
+    if verdict == "sampling:env_step" and spare is not None and spare < 1:
+        return (
+            f"Stepping the environment dominates, and its {wants} already fill the {cores:g} cores: more env "
+            "runners need more cores or nodes."
+        )
+    if verdict == "sampling:wait" and is_async:
+        return (
+            "The runner waits on its ASYNC env subprocesses: with few or cheap envs, SYNC "
+            "(gym_env_vectorize_mode: sync) is faster."
+        )
+    if verdict == "sampling:wait" and r[spaces.RUNNERS] <= 1:
+        return (
+            "Sampling time outside the per-step timers (episode collection, per-step bookkeeping): more envs per "
+            "runner (num_envs_per_env_runner) spread it over more steps."
+        )
     return {
         "baseline": "Speedups and the ideal times are relative to this config.",
         "cpu_cores": (
             f"Its {wants} share {cores:g} cores: run at most {free} runner(s) here (one per free core), "
-            "fewer ASYNC envs, or add nodes."
+            f"{'fewer ASYNC envs (or SYNC), ' if is_async else ''}or add nodes."
         ),
         "learner": (
             f"The learner update ({r['learner_update_s']:.2f} s) does not shrink with more runners: try a remote "
@@ -195,7 +220,8 @@ def _advice(verdict: str, r: pd.Series, cores: float) -> str:
         ),
         "weight_sync": "Weight sync grows with the runners: use fewer runners with more envs each.",
         "other": "Time outside RLlib's timers grows: check callbacks, metrics and result processing.",
-        "sampling:env_step": "Stepping the environment dominates: add env runners, one per free core.",
+        "sampling:env_step": "Stepping the environment dominates: add env runners, one per free core"
+        + (f" ({spare} free here)." if spare else "."),
         "sampling:inference": "Per-step inference dominates: batch it with more envs per runner "
         "(num_envs_per_env_runner).",
         "sampling:connectors": "Per-step connector work dominates: batch it with more envs per runner "

@@ -203,3 +203,23 @@ def test_async_envs_are_busy_processes_the_reservation_does_not_count():
     row = out.loc[(1, 8)]
     assert row["cores_oversubscribed"] and row["limited_by"] == "cpu_cores"
     assert "10 busy processes (2 CPUs reserved) share 2 cores" in row["advice"]
+
+
+def test_advice_for_env_stepping_counts_the_free_cores():
+    # 1 runner x 16 envs: env stepping is its largest cost; main process and runner reserve 2 CPUs.
+    rows = [config(1), config(1, 16, env_ms=16 * 0.3)]
+    on_two, on_sixteen = judged(rows, cores=2).loc[(1, 16)], judged(rows, cores=16).loc[(1, 16)]
+    assert on_two["limited_by"] == on_sixteen["limited_by"] == "sampling:env_step"
+    assert "already fill the 2 cores: more env runners need more cores or nodes" in on_two["advice"]
+    assert on_sixteen["advice"].endswith("add env runners, one per free core (14 free here).")
+
+
+def test_advice_for_async_envs_and_a_single_runners_wait():
+    # Two 1-runner configs that lose 6 s each to sampling no per-step timer explains; one steps ASYNC.
+    rows = [config(1), config(1, 2, wait=6.0), config(1, 4, wait=6.0)]
+    scaled = table(rows).assign(gym_env_vectorize_mode=["sync", "sync", "async"])
+    trials = scaled[KEYS].assign(trial_name=["a", "b", "c"], cpus_reserved=2.0, status="TERMINATED")
+    out = diagnosis.diagnose(scaled, trials, pd.DataFrame(), group_keys=KEYS, cores=16).set_index(KEYS)
+    assert out.loc[(1, 2), "limited_by"] == out.loc[(1, 4), "limited_by"] == "sampling:wait"
+    assert "more envs per runner" in out.loc[(1, 2), "advice"] and "fewer runners" not in out.loc[(1, 2), "advice"]
+    assert "SYNC (gym_env_vectorize_mode: sync) is faster" in out.loc[(1, 4), "advice"]
