@@ -8,7 +8,7 @@ the space and the machine from it. The format::
     {"space":   {"name", "source", "description", **SearchSpace.settings()},
      "command": the argv that started the sweep,
      "planned": [{"config": grid point, "cpus", "gpus"}, ...],   every config, skipped ones too
-     "skipped": [{"config", "cpus", "gpus", "reason"}, ...],
+     "skipped": [{"config", "cpus", "gpus", "reason", "hint"}, ...],   hint: how to run it anyway, or null
      "machine": parallel_tune.machine.describe(cluster resources),
      "options": {"telemetry": bool, "telemetry_interval_s": float}}
 """
@@ -50,7 +50,8 @@ class Manifest:
             command=command,
             planned=[{"config": t.config, "cpus": t.cpus, "gpus": t.gpus} for t in plan.trials],
             skipped=[
-                {"config": t.config, "cpus": t.cpus, "gpus": t.gpus, "reason": t.skip_reason} for t in plan.skipped
+                {"config": t.config, "cpus": t.cpus, "gpus": t.gpus, "reason": t.skip_reason, "hint": t.hint}
+                for t in plan.skipped
             ],
             machine=machine,
             options=options,
@@ -72,9 +73,16 @@ class Manifest:
 
     def plan(self, nodes: list[Bundle]) -> Plan:
         """The plan as it was made; a resumed run is judged against it, not re-planned."""
-        reasons = {_key(s["config"]): s.get("reason") for s in self.skipped}
+        skipped = {_key(s["config"]): s for s in self.skipped}
         trials = [
-            PlannedTrial(t["config"], float(t["cpus"]), float(t["gpus"]), (), reasons.get(_key(t["config"])))
+            PlannedTrial(
+                t["config"],
+                float(t["cpus"]),
+                float(t["gpus"]),
+                (),
+                skipped.get(_key(t["config"]), {}).get("reason"),
+                skipped.get(_key(t["config"]), {}).get("hint"),
+            )
             for t in self.planned
         ]
         return Plan(space=self.search_space(), nodes=nodes, trials=trials)

@@ -23,13 +23,15 @@ class PlanError(UsageError):
 
 @dataclass
 class PlannedTrial:
-    """One grid point with its placement group; ``skip_reason`` says why it cannot run here."""
+    """One grid point with its placement group; ``skip_reason`` says why it cannot run here, ``hint`` how it
+    could run anyway (where it only lacks logical CPUs)."""
 
     config: dict[str, Any]
     cpus: float
     gpus: float
     bundles: tuple[Bundle, ...] = ()
     skip_reason: str | None = None
+    hint: str | None = None
 
     @property
     def name(self) -> str:
@@ -66,6 +68,13 @@ class Plan:
         for i, t in enumerate(self.trials, 1):
             status = "run" if t.skip_reason is None else f"SKIP: {t.skip_reason}"
             lines.append(f"  {i:>2}. {t.name:<{width}}  {t.cpus:>4g} CPU {t.gpus:>3g} GPU  {status}")
+        hinted = [t for t in self.skipped if t.hint]
+        if hinted:
+            lines.append(
+                f"{len(hinted)} of the skipped configs lack only CPUs; to run them anyway: --num-cpus "
+                f"{max(t.cpus for t in hinted):g} (more processes than cores: the report marks them core-bound "
+                "instead of drawing scaling conclusions from them)"
+            )
         return "\n".join(lines)
 
     def check(self, *, strict: bool) -> None:
@@ -107,12 +116,13 @@ def build(space: SearchSpace, nodes: list[Bundle], *, local: bool = True) -> Pla
     for point in space.configs():
         res = reservation(space, point)
         reason = why_unschedulable(res.bundles, res.strategy, nodes)
+        hint = None
         if reason and local and _cpus_alone_short(res.bundles, res.strategy, nodes, res.cpus):
-            reason += (
-                f"; to run it anyway: --num-cpus {res.cpus:g} (more processes than cores: the report marks it "
+            hint = (
+                f"to run it anyway: --num-cpus {res.cpus:g} (more processes than cores: the report marks it "
                 "core-bound instead of drawing scaling conclusions from it)"
             )
-        result.trials.append(PlannedTrial(point, res.cpus, res.gpus, res.bundles, reason))
+        result.trials.append(PlannedTrial(point, res.cpus, res.gpus, res.bundles, reason, hint))
     return result
 
 

@@ -66,7 +66,11 @@ def check_keys(space: SearchSpace) -> None:
 def build_config(space: SearchSpace, point: dict[str, Any]):
     """A validated ``PPOConfig`` for one grid point."""
     from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.util import log_once
 
+    # RLlib's once-per-process notice that PPO runs on its new API stack (the only one this package uses):
+    # taken here so that it does not open every sweep's output.
+    log_once("PPO_on_new_api_stack")
     config = PPOConfig().update_from_dict(config_dict(space, point))
     try:
         config.validate()

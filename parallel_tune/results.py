@@ -247,7 +247,8 @@ def load_experiment(experiment_dir: Path | str, *, space: dict[str, Any] | None 
     started = {r["trial_name"] for r in trial_rows}
     skipped = {json.dumps(s["config"], sort_keys=True) for s in record.skipped}
     for entry in record.skipped:
-        trial_rows.append(_unrun_row(entry, SKIPPED, entry.get("reason", ""), record.space, keys, grid_keys))
+        why = "; ".join(filter(None, [entry.get("reason"), entry.get("hint")]))
+        trial_rows.append(_unrun_row(entry, SKIPPED, why, record.space, keys, grid_keys))
     for entry in record.planned:
         row = _unrun_row(entry, NOT_STARTED, "the sweep stopped before it started", record.space, keys, grid_keys)
         if row["trial_name"] not in started and json.dumps(entry["config"], sort_keys=True) not in skipped:

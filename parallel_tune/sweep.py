@@ -132,8 +132,6 @@ def run_sweep(
     planned = planning.build(space, nodes, local=not options.address)
     print(planned.describe(), file=stream)
     planned.check(strict=options.strict)
-    for t in planned.skipped:
-        print(f"skipping {t.name}: {t.skip_reason}", file=stream)
     run_space = planned.runnable_space()
 
     _create(experiment_dir)
@@ -151,6 +149,7 @@ def run_sweep(
         started_at_s=started_at_s,
     )
     manifest.write(experiment_dir, record)
+    print(f"experiment: {experiment_dir}", file=stream)
 
     if options.ceiling_s:
         _measure_ceiling(planned, experiment_dir, options.ceiling_s, stream)
@@ -501,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed one usage line
         return int(exc.code or 0)
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    # Tune's own console output (a banner, and a TensorBoard path into Ray's session directory rather than the
+    # experiment) would sit between our progress lines; its legacy reporter at verbose=0 prints nothing.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     try:
         return _run(args, argv, SweepOptions.from_args(args).check())
     except UsageError as exc:

@@ -4,6 +4,8 @@ import pytest
 
 from parallel_tune import analyze, spaces, sweep
 
+from .conftest import run_cli
+
 
 @pytest.mark.parametrize(
     "argv, message",
@@ -88,3 +90,9 @@ def test_a_storage_path_that_cannot_be_written_is_refused_before_ray_starts(caps
     err = capsys.readouterr().err
     assert err.startswith("error: --storage-path: cannot write") and err.count("\n") == 1, err
     assert not ray.is_initialized()
+
+
+def test_a_dry_run_opens_with_the_plan_not_rllibs_notices():
+    proc = run_cli("parallel_tune.sweep", "--space", "smoke", "--dry-run", timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("space smoke: 2 configs") and "new API stack" not in proc.stdout + proc.stderr

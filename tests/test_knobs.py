@@ -111,6 +111,10 @@ def test_async_vectorisation_runs_and_is_labelled(tmp_path):
     args = ["--space", "smoke", "--envs-per-runner", "2", "--grid", "gym_env_vectorize_mode=sync,async"]
     proc = run_cli("parallel_tune.sweep", *args, "--storage-path", str(tmp_path), "--name", "v")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # The console is the plan, the experiment's directory and our progress lines: no Tune banner among them.
+    assert f"experiment: {(tmp_path / 'v').resolve()}\nsweep done" in proc.stdout and "[trial 1/2]" in proc.stderr
+    console = proc.stdout + proc.stderr
+    assert "Configuration for experiment" not in console and "driver_artifacts" not in console
     trials = load_experiment(tmp_path / "v").trials.set_index("gym_env_vectorize_mode")
     assert list(trials["label"].sort_index()) == ["1r x 2e async", "1r x 2e sync"]
     assert trials.loc["async", "busy_processes"] == 4 and trials.loc["sync", "busy_processes"] == 2

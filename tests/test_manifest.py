@@ -36,6 +36,7 @@ def a_plan(space):
     ]
     for t in trials[4:]:
         t.skip_reason = "needs 5 CPU, the cluster has 4 CPU"
+        t.hint = "to run it anyway: --num-cpus 5"
     return Plan(space=space, nodes=[{"CPU": 4.0, "GPU": 0.0}], trials=trials)
 
 
@@ -50,7 +51,7 @@ def test_round_trip_keeps_every_setting_and_the_plan(tmp_path):
     assert (restored.checkpoint_frequency, restored.description, restored.name) == (2, "two axes", "two_axes")
     replanned = back.plan([{"CPU": 8.0}])
     assert [t.config for t in replanned.trials] == space.configs()
-    assert [t.skip_reason for t in replanned.trials] == [t.skip_reason for t in planned.trials]
+    assert [(t.skip_reason, t.hint) for t in replanned.trials] == [(t.skip_reason, t.hint) for t in planned.trials]
     assert len(replanned.runnable) == 4 and replanned.nodes == [{"CPU": 8.0}]
     assert back.options == {"telemetry_interval_s": 0.5} and back.machine == {"logical_cores": 4}
     assert back.grid_keys == ["num_env_runners", "num_envs_per_env_runner"]

@@ -64,3 +64,14 @@ def test_strict_refuses_before_ray_starts(tmp_path, capsys):
     assert sweep.main([*argv, "--storage-path", str(tmp_path), "--name", "x"]) == 2
     assert "cannot fit this cluster (--strict)" in capsys.readouterr().err
     assert not ray.is_initialized() and not (tmp_path / "x").exists()
+
+
+def test_configs_short_only_of_cpus_are_told_how_to_run_anyway_once(capsys):
+    assert sweep.main(["--space", "runners_only", "--runners", "1,2,16", "--dry-run", "--num-cpus", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("SKIP: needs") == 2 and "anyway" not in "".join(ln for ln in out.splitlines() if "SKIP" in ln)
+    assert "2 of the skipped configs lack only CPUs; to run them anyway: --num-cpus 17 (" in out
+    space = spaces.load("runners_only").with_overrides(runners=[1, 16])
+    on_a_cluster = plan.build(space, [{"CPU": 2.0}, {"CPU": 2.0}], local=False)
+    assert [t.hint for t in on_a_cluster.trials] == [None, None], "a cluster's CPUs are real: no --num-cpus"
+    assert "--num-cpus" not in on_a_cluster.describe()
