@@ -329,6 +329,7 @@ def compare(
 
 
 def write(table: pd.DataFrame, text: str, sides: list[Side], out: Path) -> list[Path]:
+    """``comparison.md``, ``.parquet`` (provenance of every side in its metadata) and ``.png`` under ``out``."""
     from parallel_tune.results import write_table
 
     out.mkdir(parents=True, exist_ok=True)

@@ -100,6 +100,7 @@ def render_markdown(
 
 
 def header_section(metadata: dict[str, Any], dashboard_name: str) -> list[str]:
+    """What was run where, with which versions: scaling numbers compare only under the same ones."""
     space = metadata.get("space", {})
     machine = metadata.get("machine", {})
     versions = machine.get("versions", {})
@@ -135,6 +136,7 @@ def header_section(metadata: dict[str, Any], dashboard_name: str) -> list[str]:
 
 
 def results_section(found: Findings, warmup_iterations: int) -> list[str]:
+    """The table the original study published, with intervals and both efficiency denominators."""
     scaled = found.scaled
     if scaled.empty:
         return []
@@ -244,6 +246,7 @@ def measurement_section(found: Findings, trials: pd.DataFrame, space: dict[str, 
 
 
 def recommendation_section(found: Findings) -> list[str]:
+    """The answer first: the fastest config, what limits it, the widest one that still scales well."""
     if not found.recommendation:
         return []
     fastest = found.recommendation["fastest"]
@@ -378,6 +381,7 @@ def learner_device_section(found: Findings, trials: pd.DataFrame) -> list[str]:
 
 
 def why_section(found: Findings) -> list[str]:
+    """The raw parts of an iteration and the scaling fits, for a reader who wants to check the verdicts."""
     scaled, fit = found.scaled, found.fit
     if scaled.empty:
         return []
@@ -438,6 +442,7 @@ def why_section(found: Findings) -> list[str]:
 
 
 def ceiling_section(found: Findings) -> list[str]:
+    """How far each config is from the bare environment at the same width: what RLlib costs per step."""
     scaled, ceiling = found.scaled, found.ceiling
     if ceiling is None or ceiling.empty or "ceiling_fraction_pct" not in scaled:
         return []
@@ -493,6 +498,7 @@ def telemetry_interval_s(metadata: dict[str, Any]) -> float | None:
 
 
 def hardware_section(found: Findings, trials: pd.DataFrame, interval_s: float | None) -> list[str]:
+    """What the trials reserved against what they used, per node on a cluster: the evidence for cpu_cores."""
     usage = found.usage
     if usage.empty:
         return []

@@ -189,6 +189,7 @@ def load(name_or_path: str, *, cpus: int | None = None, directory: Path = SPACES
 
 
 def from_dict(data: Any, *, name: str, source: str = "", cpus: int | None = None) -> SearchSpace:
+    """A space from its YAML mapping; every mistake is one line naming the file and the key (users edit these)."""
     where = source or name
     if not isinstance(data, dict):
         raise SpaceError(f"{where}: a search space is a mapping of keys, got {type(data).__name__}")
@@ -255,6 +256,7 @@ def powers_of_two_up_to(limit: int) -> list[int]:
 
 
 def validate(space: SearchSpace) -> SearchSpace:
+    """Refuse what would waste a sweep later: no measured iteration, a baseline off the grid, bad targets."""
     where = space.source or space.name
     if space.iterations < 1:
         raise SpaceError(f"{where}: 'iterations' must be at least 1, got {space.iterations}")

@@ -88,6 +88,7 @@ class RayWorkers:
         self._not_ray: set[psutil.Process] = set()  # hashed by pid and start time: pid reuse is safe
 
     def cpu_s(self) -> float:
+        """CPU seconds used so far by Ray's worker processes (the trial's, not the machine's other load)."""
         total = 0.0
         for proc in psutil.process_iter():
             if proc in self._not_ray:
@@ -133,6 +134,7 @@ class Sampler:
     MIN_WINDOW_S = 0.1
 
     def sample(self) -> dict[str, Any]:
+        """One sample; waits out a minimum window first, since psutil's percentages over ~0 s read 0 %."""
         time.sleep(max(self.MIN_WINDOW_S - (time.monotonic() - self._last), 0.0))
         per_core = psutil.cpu_percent(percpu=True)
         self._last = time.monotonic()
