@@ -208,8 +208,8 @@ def load_experiment(experiment_dir: Path | str, *, space: dict[str, Any] | None 
     EMA timers inverted to per-iteration seconds and the per-iteration
     telemetry summaries; per config, status, error, reservation and where it
     ran, with the manifest's planned configs that have no trial (``SKIPPED``:
-    they could not fit; ``NOT_STARTED``: the sweep stopped first); per telemetry sample, the
-    trial's ``telemetry.parquet``. A trial whose files are missing or truncated
+    they could not fit; ``NOT_STARTED``: the sweep stopped first); per
+    telemetry sample, the trial's ``telemetry.parquet``. A trial whose files are missing or truncated
     keeps its row and gets a line in ``problems``. ``space`` stands in for a
     directory without a manifest (the drift check's, which has its sweep's
     config columns).
@@ -244,14 +244,13 @@ def load_experiment(experiment_dir: Path | str, *, space: dict[str, Any] | None 
         if samples is not None:
             telemetry.append(samples)
         trial_rows.append({**_trial_row(trial, name, config, part, grid_keys), **_placement(placement)})
-    started = {r["trial_name"] for r in trial_rows}
-    skipped = {json.dumps(s["config"], sort_keys=True) for s in record.skipped}
     for entry in record.skipped:
         why = "; ".join(filter(None, [entry.get("reason"), entry.get("hint")]))
         trial_rows.append(_unrun_row(entry, SKIPPED, why, record.space, keys, grid_keys))
+    seen = {r["trial_name"] for r in trial_rows}
     for entry in record.planned:
         row = _unrun_row(entry, NOT_STARTED, "the sweep stopped before it started", record.space, keys, grid_keys)
-        if row["trial_name"] not in started and json.dumps(entry["config"], sort_keys=True) not in skipped:
+        if row["trial_name"] not in seen:
             trial_rows.append(row)
     experiment.iterations = _with_total_envs(pd.concat(iter_rows, ignore_index=True) if iter_rows else pd.DataFrame())
     experiment.trials = _with_total_envs(pd.DataFrame(trial_rows))
