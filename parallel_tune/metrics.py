@@ -586,7 +586,7 @@ def findings(
         again = measured(drift_iterations, warmup_iterations)["time_this_iter_s"]
         moved = ratio_of_medians(mine[same_config(mine, point, config_keys)]["time_this_iter_s"], again)
         row = scaled[same_config(scaled, point, config_keys)]
-        moved["label"] = str(row["label"].iloc[0]) if len(row) else str(ran_again.get("label", ""))
+        moved["label"] = str(row["label"].iloc[0]) if len(row) and "label" in row else str(ran_again.get("label", ""))
         moved["is_baseline"] = bool(row["is_baseline"].any())
     stamped = "reported_at_s" in iterations and iterations["reported_at_s"].notna().all()
     timing = harness_time(iterations, started_at_s=started_at_s) if stamped else {}

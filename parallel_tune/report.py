@@ -589,7 +589,8 @@ def problems_section(problems: list[str]) -> list[str]:
 
 
 def dashboard(found: Findings, trials: pd.DataFrame, *, path: Path, title: str = "") -> Path:
-    """Six panels: speedup, efficiency with bands, throughput vs ceiling, time split, CPU and GPU use."""
+    """Six panels (speedup, efficiency with bands, throughput vs ceiling, time split, CPU use, GPU use or the
+    per-step costs) and, under them, the loss budget of every config: the report at a glance."""
     import matplotlib
 
     matplotlib.use("Agg")

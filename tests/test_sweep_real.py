@@ -147,3 +147,4 @@ def test_notebook_runs_on_the_real_sweep(smoke_experiment, monkeypatch):
     assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for o in outputs)
     assert not any(o.get("output_type") == "error" for o in outputs)
     assert any("ceiling_fraction_pct" in str(o.get("data", {})) for o in outputs), "the ceiling table is shown"
+    assert any("ideal_time_per_iter_s" in str(o.get("data", {})) for o in outputs), "the loss budget is shown"
