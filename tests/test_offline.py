@@ -185,3 +185,20 @@ def test_a_stopped_sweep_lists_the_configs_it_never_started(tmp_path):
     assert "| ppo[num_env_runners=1,num_envs_per_env_runner=3] | NOT_STARTED | 0 | the sweep stopped before" in text
     assert "stopped before 1 of 3 configs finished" in text
     assert f"`python -m parallel_tune.sweep --resume {copy.resolve()}` measures the rest" in text
+
+
+def test_the_notebook_shows_the_verdicts_on_a_committed_core_bound_sweep(monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    analysis = ROOT / "benchmarks" / "results" / "runners_only_oversubscribed_2core" / "analysis"
+    monkeypatch.setenv("PARALLEL_TUNE_ANALYSIS", str(analysis))
+    nb = nbformat.read(ROOT / "notebooks" / "scaling_analysis.ipynb", as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not any(o.get("output_type") == "error" for o in outputs)
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "'points': 1} | left out (core-bound): ['3r x 1e']" in text, "Amdahl leaves the core-bound config out"
+    markdown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+    assert "- **3r x 1e** (`cpu_cores`): Its processes reserving 4 CPUs share 2 cores" in markdown
+    assert "- **2r x 1e** (`learner`)" in markdown
