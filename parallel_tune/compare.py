@@ -122,7 +122,7 @@ def match(sides: list[Side], *, threshold: float = 0.05, seed: int = 0) -> pd.Da
     (significant and below 1), and speedup_ratio (for a reference without
     times, the only comparison possible).
     """
-    keys = [k for k in _shared_keys(sides)]
+    keys = _shared_keys(sides)
     first = sides[0]
     common = first.scaled[keys].drop_duplicates()
     for side in sides[1:]:
@@ -140,9 +140,7 @@ def match(sides: list[Side], *, threshold: float = 0.05, seed: int = 0) -> pd.Da
                 **{k: config[k] for k in keys},
                 "label": label or spaces.label(config, keys),
             }
-            for col in ("env_steps_per_s", "env_steps_per_s_ci_low", "env_steps_per_s_ci_high", "speedup"):
-                out[col] = r.get(col, np.nan)
-            for col in ("efficiency_per_env_pct", "efficiency_per_cpu_pct", "time_per_iter_s"):
+            for col in _COLUMNS:
                 out[col] = r.get(col, np.nan)
             out["speedup_ratio"] = r.get("speedup", np.nan) / base.get("speedup", np.nan)
             if side.reference or first.reference:
@@ -159,6 +157,17 @@ def match(sides: list[Side], *, threshold: float = 0.05, seed: int = 0) -> pd.Da
             )
             rows.append(out)
     return pd.DataFrame(rows)
+
+
+_COLUMNS = (
+    "env_steps_per_s",
+    "env_steps_per_s_ci_low",
+    "env_steps_per_s_ci_high",
+    "speedup",
+    "efficiency_per_env_pct",
+    "efficiency_per_cpu_pct",
+    "time_per_iter_s",
+)
 
 
 def _shared_keys(sides: list[Side]) -> list[str]:
@@ -341,9 +350,7 @@ def write(table: pd.DataFrame, text: str, sides: list[Side], out: Path) -> list[
         ],
     }
     written = [write_table(table, out / "comparison.parquet", meta), figure(table, sides, out / "comparison.png")]
-    (out / "comparison.md").write_text(
-        text.replace("# Comparison", "# Comparison", 1) + "\n![comparison](comparison.png)\n"
-    )
+    (out / "comparison.md").write_text(text + "\n![comparison](comparison.png)\n")
     return [out / "comparison.md", *written]
 
 

@@ -74,17 +74,12 @@ class Manifest:
     def plan(self, nodes: list[Bundle]) -> Plan:
         """The plan as it was made; a resumed run is judged against it, not re-planned."""
         skipped = {_key(s["config"]): s for s in self.skipped}
-        trials = [
-            PlannedTrial(
-                t["config"],
-                float(t["cpus"]),
-                float(t["gpus"]),
-                (),
-                skipped.get(_key(t["config"]), {}).get("reason"),
-                skipped.get(_key(t["config"]), {}).get("hint"),
+        trials = []
+        for t in self.planned:
+            why = skipped.get(_key(t["config"]), {})
+            trials.append(
+                PlannedTrial(t["config"], float(t["cpus"]), float(t["gpus"]), (), why.get("reason"), why.get("hint"))
             )
-            for t in self.planned
-        ]
         return Plan(space=self.search_space(), nodes=nodes, trials=trials)
 
     @property

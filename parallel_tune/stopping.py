@@ -50,9 +50,7 @@ def done(space: SearchSpace, result) -> bool:
     df = result.metrics_dataframe
     if space.precision is None or df is None or "time_this_iter_s" not in df:
         return False
-    it = df["training_iteration"]
-    since = df.get("iterations_since_restore", it)
-    times = df.loc[(it > space.warmup_iterations) & (since > space.warmup_iterations), "time_this_iter_s"]
+    times = metrics.measured(df.rename(columns={"training_iteration": "iteration"}), space.warmup_iterations)
     return metrics.precise_enough(
-        times.to_numpy(float), precision=space.precision, min_measured=space.min_measured_iterations
+        times["time_this_iter_s"].to_numpy(float), precision=space.precision, min_measured=space.min_measured_iterations
     )
