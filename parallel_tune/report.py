@@ -606,6 +606,9 @@ def dashboard(found: Findings, trials: pd.DataFrame, *, path: Path, title: str =
     merged = trials.merge(found.usage, on="trial_name", how="inner") if not found.usage.empty else pd.DataFrame()
     if not merged.empty:
         merged["config"] = merged.apply(config_label, axis=1)
+        # The same config order as every other panel; configs without a measured iteration last.
+        order = {c: i for i, c in enumerate(df["config"])}
+        merged = merged.sort_values("config", key=lambda s: s.map(order).fillna(len(order)), kind="stable")
     fig = plt.figure(figsize=(18, 15.5))
     grid = fig.add_gridspec(3, 3, height_ratios=[1, 1, 0.9])
     axes = np.array([[fig.add_subplot(grid[i, j]) for j in range(3)] for i in range(2)])
@@ -715,6 +718,7 @@ def time_split_panel(ax, df: pd.DataFrame) -> None:
         vals = df[col].fillna(0).to_numpy()
         ax.bar(df["config"], vals, bottom=bottom, label=col.removesuffix("_s").replace("_", " "), color=colour)
         bottom += vals
+    ax.set_ylim(0, 1.05 * bottom.max() if bottom.max() > 0 else 1)  # the tallest stack stays whole
     ax.set(ylabel="seconds per iteration (median)", title="Where an iteration's time goes")
     ax.tick_params(axis="x", rotation=45)
     ax.legend(fontsize=8)
