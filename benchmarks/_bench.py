@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from ray.tune import Callback
 
-from parallel_tune import spaces
-from parallel_tune.metrics import bootstrap_ci
-from parallel_tune.spaces import SearchSpace
+from parallel_tune.core import spaces
+from parallel_tune.core.spaces import SearchSpace
+from parallel_tune.core.stats import bootstrap_ci
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -70,7 +70,7 @@ def _rows(records: list[dict], arrivals: list[tuple[int, float]]) -> pd.DataFram
 
 def run_tune(space: SearchSpace, *, telemetry: bool, storage: Path, interval_s: float = 1.0) -> pd.DataFrame:
     """The config through ``parallel_tune.sweep`` (Tune, RLlib's placement group, progress, telemetry)."""
-    from parallel_tune.results import load_experiment
+    from parallel_tune.analysis.load import load_experiment
     from parallel_tune.sweep import SweepOptions, run_sweep
 
     clock = WallClock()
@@ -79,10 +79,9 @@ def run_tune(space: SearchSpace, *, telemetry: bool, storage: Path, interval_s: 
         name=f"run_{time.monotonic_ns()}",
         telemetry=telemetry,
         telemetry_interval_s=interval_s,
-        analyze=False,
     )
     with contextlib.redirect_stdout(io.StringIO()):  # Tune's banner; the ratio lines are what matter
-        result = run_sweep(space, options, callbacks=[clock], stream=io.StringIO())
+        result = run_sweep(space, options, analyze=False, callbacks=[clock], stream=io.StringIO())
     it = load_experiment(result.experiment_dir).iterations
     records = it[["iteration", "time_this_iter_s", "env_steps_sampled"]].to_dict("records")
     return _rows(records, clock.arrivals)
@@ -99,7 +98,7 @@ def run_bare(space: SearchSpace, threads: int | None = None) -> pd.DataFrame:
     import torch
     from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED
 
-    from parallel_tune.ppo import build_config
+    from parallel_tune.run.trial import build_config
 
     point = space.configs()[0]
     previous = torch.get_num_threads()

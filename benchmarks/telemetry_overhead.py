@@ -47,7 +47,7 @@ def sampler_cost(interval_s: float, samples: int = 50) -> str:
     """The sampler's own CPU time per sample, measured directly (Ray's processes still up): noise-free."""
     import time
 
-    from parallel_tune.telemetry import Sampler
+    from parallel_tune.run.telemetry import Sampler
 
     sampler = Sampler(interval_s)
     sampler.record()  # the first scan reads every process; later ones only Ray's workers

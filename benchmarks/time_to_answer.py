@@ -23,17 +23,17 @@ from dataclasses import replace
 
 import _bench
 
-from parallel_tune import spaces
 from parallel_tune.analyze import analyze_experiment
+from parallel_tune.core import spaces
 
 
 def run(space, storage, name: str) -> tuple[float, object]:
     from parallel_tune.sweep import SweepOptions, run_sweep
 
-    options = SweepOptions(storage_path=storage, name=name, analyze=False)
+    options = SweepOptions(storage_path=storage, name=name)
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
-        result = run_sweep(space, options, stream=io.StringIO())
+        result = run_sweep(space, options, analyze=False, stream=io.StringIO())
     wall = time.perf_counter() - started
     with contextlib.redirect_stdout(io.StringIO()):
         analysis = analyze_experiment(result.experiment_dir, stream=io.StringIO())

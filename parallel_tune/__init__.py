@@ -1,28 +1,16 @@
-"""Measure how RLlib PPO's parallelism settings change training speed.
+"""Measure how Ray RLlib's parallelism settings change training speed, and why scaling stops.
 
-The package is a pipeline, one module a stage::
+The folders are the architecture::
 
-    spaces -> plan -> sweep -> telemetry -> results -> metrics -> report
-              (cluster: start or join Ray; manifest: what the sweep planned;
-               ceiling: the raw environment's own limit)
+    sweep  analyze  compare  ceiling      the commands (python -m parallel_tune.<command>)
+    run/        runs a sweep as a Tune experiment: plan, cluster, placement, trial building,
+                telemetry, stopping, probes; the only wing that talks to Ray
+    analysis/   reads an experiment back and explains it: loading, the per-config table,
+                metrics, diagnosis, report, dashboard; plain pandas, no Ray
+    core/       the ground floor both wings stand on: spaces, the experiment record, file
+                names, table layouts, statistics, the machine
 
-Only ``cluster``, ``ppo``, ``plan``, ``sweep``, ``progress``, ``telemetry``,
-``results``, ``ceiling`` and ``analyze`` reach Ray or RLlib, and only when
-called (``telemetry``'s sampler works without Ray); ``spaces``, ``placement``,
-``manifest``, ``files``, ``metrics`` and ``report`` are plain Python and pandas.
+``run`` and ``analysis`` never import each other; ``core`` imports nothing above it.
 """
 
-__version__ = "0.1.0"
-
-#: Bumped whenever a Parquet table's columns change meaning.
-SCHEMA_VERSION = 1
-
-
-class UsageError(Exception):
-    """Bad input or an impossible request: every CLI prints it as one line and exits with status 2."""
-
-
-def first_line(exc: BaseException, limit: int = 300) -> str:
-    """An exception's first non-empty line: what a one-line error keeps of a library's message."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0][:limit] if lines else type(exc).__name__
+__version__ = "0.2.0"

@@ -1,14 +1,15 @@
-"""Turn a Tune experiment into Parquet tables, a Markdown report and a dashboard.
+"""Turn a sweep's experiment into Parquet tables, a Markdown report and a dashboard.
 
     python -m parallel_tune.analyze ~/ray_results/runners_only_2026-11-24_10-00-00
 
 Writes ``<experiment>/analysis/``: iterations.parquet, trials.parquet,
-telemetry.parquet, summary.parquet, ceiling.parquet (when the sweep measured
-the raw environment ceiling, or ``--ceiling`` names one), report.md,
-dashboard.png. Re-running on an experiment that grew (a resumed sweep)
-rewrites them from the whole experiment and says what changed; nothing outside
-``analysis/`` is touched. A directory that keeps only ``analysis/`` (committed
-results) is re-analysed from its own tables.
+telemetry.parquet, summary.parquet (the per-config table with every metric),
+ceiling.parquet (when the sweep measured the raw environment ceiling, or
+``--ceiling`` names one), report.md, dashboard.png. Re-running on an
+experiment that grew (a resumed sweep) rewrites them from the whole
+experiment and says what changed; nothing outside ``analysis/`` is touched.
+A directory that keeps only ``analysis/`` (committed results) is re-analysed
+from its own tables.
 """
 
 from __future__ import annotations
@@ -20,16 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from parallel_tune import UsageError, files, metrics, report
-from parallel_tune.results import (
-    Experiment,
-    ResultsError,
-    load,
-    read_ceiling,
-    read_table,
-    write_table,
-    write_tables,
-)
+from parallel_tune.analysis import dashboard, findings, report
+from parallel_tune.analysis.findings import Findings
+from parallel_tune.analysis.load import Experiment, ResultsError, load, read_ceiling, read_table, write_tables
+from parallel_tune.core import files
+from parallel_tune.core.errors import UsageError
+from parallel_tune.core.tables import write_table
 
 
 @dataclass
@@ -37,44 +34,13 @@ class Analysis:
     out_dir: Path
     report: Path
     dashboard: Path | None
-    summary: pd.DataFrame
+    found: Findings
     experiment: Experiment
 
-
-def compute(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> metrics.Findings:
-    """All metric tables for one experiment (pure: no files)."""
-    space = experiment.metadata.get("space", {})
-    return metrics.findings(
-        experiment.iterations,
-        experiment.trials,
-        experiment.telemetry,
-        config_keys=experiment.config_keys,
-        baseline=space.get("baseline", {}),
-        warmup_iterations=int(space.get("warmup_iterations", 1)),
-        cores=cluster_cores(experiment.metadata),
-        cluster=bool(experiment.metadata.get("options", {}).get("address")),
-        precision=space.get("precision"),
-        drift_iterations=experiment.drift,
-        started_at_s=experiment.metadata.get("options", {}).get("started_at_s"),
-        ceiling=ceiling,
-    )
-
-
-def cluster_cores(metadata: dict) -> int:
-    """Real cores the sweep's trials ran on: this machine's for a local Ray, every node's through --address.
-
-    A local Ray can be told of more logical CPUs than the machine has cores
-    (``--num-cpus``); the machine's cores are what the processes shared. On a
-    cluster each node counts its own cores (nodes simulated on one host, as in
-    the tests, each count that host's).
-    """
-    machine = metadata.get("machine", {})
-    if metadata.get("options", {}).get("address"):
-        nodes = machine.get("nodes") or []
-        if nodes:
-            return int(sum(n.get("logical_cores") or n.get("resources", {}).get("CPU", 0) for n in nodes))
-        return int(machine.get("ray_cluster_resources", {}).get("CPU") or machine.get("logical_cores") or 1)
-    return int(machine.get("logical_cores") or 1)
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The measured configs with every metric: what ``summary.parquet`` holds."""
+        return self.found.scaled
 
 
 def analyze_experiment(
@@ -89,31 +55,33 @@ def analyze_experiment(
         experiment.problems.append(problem)
     out_dir = Path(out_dir) if out_dir else experiment_dir / files.ANALYSIS_DIR
     before = _previous_trial_count(out_dir)
-    found = compute(experiment, ceiling_table)
+    found = findings.of(experiment, ceiling_table)
 
     write_tables(experiment, out_dir)
-    write_table(found.scaled, out_dir / files.table("summary"), {**experiment.metadata, "amdahl": found.fit})
+    write_table(found.scaled, out_dir / files.table("summary"), {**experiment.metadata(), "amdahl": found.fit})
     if ceiling_table is not None:  # so analysis/ alone has everything the notebook draws
-        write_table(ceiling_table, out_dir / files.CEILING, experiment.metadata)
-    space = experiment.metadata.get("space", {})
-    machine = experiment.metadata.get("machine", {})
+        write_table(ceiling_table, out_dir / files.CEILING, experiment.metadata())
+    space, machine = experiment.record.space, experiment.record.machine
     dash = None
     if not found.scaled.empty:
-        dash = report.dashboard(
+        dash = dashboard.dashboard(
             found,
-            experiment.trials,
             path=out_dir / files.DASHBOARD,
-            title=f"{space.get('name', '')}: {space.get('env', '')}, {machine.get('cpu_model', '')}",
+            title=f"{space.name if space else ''}: {space.env if space else ''}, {machine.get('cpu_model', '')}",
         )
     report_path = out_dir / files.REPORT
-    report_path.write_text(report.render_markdown(found, experiment.trials, experiment.metadata, experiment.problems))
+    report_path.write_text(
+        report.render_markdown(
+            found, experiment.record, problems=experiment.problems, experiment_dir=str(experiment.experiment_dir)
+        )
+    )
     n = len(experiment.trials)
     status = experiment.trials["status"].value_counts().to_dict() if n else {}
     change = f" (was {before})" if before is not None and before != n else ""
     print(f"analysis: {n} configs{change} {status}; tables, report and dashboard in {out_dir}", file=stream)
     for p in experiment.problems:
         print(f"  problem: {p}", file=stream)
-    return Analysis(out_dir, report_path, dash, found.scaled, experiment)
+    return Analysis(out_dir, report_path, dash, found, experiment)
 
 
 def _previous_trial_count(out_dir: Path) -> int | None:

@@ -26,7 +26,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from parallel_tune import SCHEMA_VERSION, UsageError, metrics, spaces
+from parallel_tune.analysis import findings, metrics
+from parallel_tune.analysis.load import load
+from parallel_tune.core import spaces
+from parallel_tune.core.errors import UsageError
+from parallel_tune.core.record import SCHEMA_VERSION
+from parallel_tune.core.stats import measured as measured_iterations
+from parallel_tune.core.stats import ratio_of_medians
+from parallel_tune.core.tables import write_table
 
 KEYS = [spaces.RUNNERS, spaces.ENVS_PER_RUNNER]
 
@@ -95,17 +102,22 @@ def original() -> Side:
 
 def load_side(path: Path) -> Side:
     """An experiment directory (or one with ``analysis/`` only), through the package's loader."""
-    from parallel_tune.analyze import compute
-    from parallel_tune.results import load
-
     experiment = load(path)
-    found = compute(experiment)
+    found = findings.of(experiment)
     if found.scaled.empty:
         raise CompareError(f"{path} has no measured config to compare")
-    warmup = int(experiment.metadata.get("space", {}).get("warmup_iterations", 1))
-    measured = metrics.measured(experiment.iterations, warmup).copy()
+    record = experiment.record
+    warmup = record.space.warmup_iterations if record.space else 1
+    measured = measured_iterations(experiment.iterations, warmup).copy()
     measured["env_steps_per_s"] = measured["env_steps_sampled"] / measured["time_this_iter_s"]
-    return Side(Path(path).name, experiment.metadata, found.scaled, measured)
+    meta = {
+        "space": record.space.to_record() if record.space else {},
+        "algorithm": record.algorithm,
+        "machine": record.machine,
+        "versions": record.versions,
+        "cluster": record.cluster,
+    }
+    return Side(Path(path).name, meta, found.scaled, measured)
 
 
 def match(sides: list[Side], *, threshold: float = 0.05, seed: int = 0) -> pd.DataFrame:
@@ -146,7 +158,7 @@ def match(sides: list[Side], *, threshold: float = 0.05, seed: int = 0) -> pd.Da
             if side.reference or first.reference:
                 ratio = {"ratio": np.nan, "ci_low": np.nan, "ci_high": np.nan}
             else:
-                ratio = metrics.ratio_of_medians(_steps(first, config, keys), _steps(side, config, keys), seed=seed)
+                ratio = ratio_of_medians(_steps(first, config, keys), _steps(side, config, keys), seed=seed)
             significant = bool((ratio["ci_high"] < 1 or ratio["ci_low"] > 1) and abs(ratio["ratio"] - 1) > threshold)
             out.update(
                 ratio=ratio["ratio"],
@@ -187,7 +199,7 @@ def _steps(side: Side, config: pd.Series, keys: list[str]) -> np.ndarray:
 
 def provenance_diff(sides: list[Side]) -> tuple[list[str], list[str]]:
     """(PPO settings that differ, everything else that differs): 'train_batch_size: 16384 / 4096'."""
-    from parallel_tune.ppo import rllib_defaults
+    from parallel_tune.run.trial import rllib_defaults
 
     defaults = rllib_defaults()
 
@@ -200,13 +212,12 @@ def provenance_diff(sides: list[Side]) -> tuple[list[str], list[str]]:
         }
 
     def facts(side: Side) -> dict[str, Any]:
-        m = side.metadata.get("machine", {})
-        versions = m.get("versions", {})
+        m, versions = side.metadata.get("machine", {}), side.metadata.get("versions", {})
         return {
             "CPU": m.get("cpu_model"),
             "logical cores": m.get("logical_cores"),
             "physical cores": m.get("physical_cores"),
-            "nodes": len(m.get("nodes") or []) or 1,
+            "nodes": len(side.metadata.get("cluster", {}).get("nodes") or []) or 1,
             "GPUs": ", ".join(m.get("gpu_models") or []) or "none",
             **{k: versions.get(k) for k in ("ray", "torch", "gymnasium", "mujoco", "python")},
         }
@@ -339,14 +350,12 @@ def compare(
 
 def write(table: pd.DataFrame, text: str, sides: list[Side], out: Path) -> list[Path]:
     """``comparison.md``, ``.parquet`` (provenance of every side in its metadata) and ``.png`` under ``out``."""
-    from parallel_tune.results import write_table
-
     out.mkdir(parents=True, exist_ok=True)
     meta = {
         "schema_version": SCHEMA_VERSION,
         "kind": "comparison",
         "experiments": [
-            {"name": s.name, "space": s.metadata.get("space"), "machine": s.metadata.get("machine")} for s in sides
+            {"name": s.name, **{k: s.metadata.get(k) for k in ("space", "machine", "versions")}} for s in sides
         ],
     }
     written = [write_table(table, out / "comparison.parquet", meta), figure(table, sides, out / "comparison.png")]

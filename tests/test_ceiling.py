@@ -1,11 +1,8 @@
 """The raw environment ceiling, measured for real: Ray actors stepping HalfCheetah-v5."""
 
-import time
-
 import pytest
 
-from parallel_tune import ceiling
-from parallel_tune.results import read_table
+from parallel_tune.analysis.load import read_table
 
 from .conftest import run_cli
 
@@ -28,7 +25,7 @@ def test_ceiling_on_one_and_two_processes_writes_a_valid_table(tmp_path):
     assert (table["env_steps_per_s_per_process_min"] <= table["env_steps_per_s_per_process_max"]).all()
     assert table["process_cpu_pct_mean"].between(20, 110).all(), "a stepper keeps its core busy"
     assert meta["env"] == "HalfCheetah-v5" and meta["kind"] == "ceiling" and meta["skipped"] == []
-    assert meta["machine"]["versions"]["mujoco"] and meta["machine"]["logical_cores"] >= 1
+    assert meta["versions"]["mujoco"] and meta["machine"]["logical_cores"] >= 1
     assert "2 processes" in proc.stdout
 
 
@@ -57,22 +54,3 @@ def test_a_width_that_cannot_fit_is_refused_up_front(tmp_path):
     proc = run_cli("parallel_tune.ceiling", "--processes", "3", "--out", str(out), *QUICK, timeout=120)
     assert proc.returncode == 2 and "no width fits" in proc.stderr and "3 CPU" in proc.stderr, proc.stderr[-2000:]
     assert not out.exists()
-
-
-def test_an_env_that_fails_in_the_actors_is_one_error_not_a_traceback():
-    import ray
-
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        with pytest.raises(ceiling.CeilingError, match="ceiling at 1 processes failed: .*NoSuchEnv"):
-            ceiling.measure_width("NoSuchEnv-v0", 1, duration_s=0.2, warmup_s=0.1, strategy="PACK")
-        # The placement group is given back (asynchronously): the whole cluster is free again.
-        deadline = time.monotonic() + 30
-        while ray.available_resources().get("CPU") != ray.cluster_resources().get("CPU"):
-            assert time.monotonic() < deadline, ray.available_resources()
-            time.sleep(0.2)
-    finally:
-        if started:
-            ray.shutdown()

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from parallel_tune import compare
-from parallel_tune.results import read_table, write_table
+from parallel_tune.analysis.load import read_table
+from parallel_tune.core.tables import write_table
 
 from .conftest import ROOT
 

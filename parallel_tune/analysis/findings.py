@@ -1,0 +1,152 @@
+"""Every metric of one experiment, computed once: what the report, the dashboard and compare draw from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from parallel_tune.analysis import diagnosis, metrics
+from parallel_tune.analysis.table import per_config
+from parallel_tune.core.stats import measured, ratio_of_medians
+from parallel_tune.core.tables import UNRUN
+
+if TYPE_CHECKING:  # the loader reads Tune's directories through Ray; the findings only need its tables
+    from parallel_tune.analysis.load import Experiment
+
+
+@dataclass
+class Findings:
+    """``configs``: the per-config table (``analysis.table.per_config``), every config; ``scaled``: its measured
+    rows with speedup, efficiency, the loss budget and the verdict (``metrics.scaling``, ``diagnosis.diagnose``)."""
+
+    configs: pd.DataFrame
+    scaled: pd.DataFrame
+    runner_slice: pd.DataFrame = field(default_factory=pd.DataFrame)
+    fit: dict = field(default_factory=lambda: {"points": 0})
+    recommendation: dict = field(default_factory=dict)
+    by_node: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)
+    restarts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ceiling: pd.DataFrame | None = None
+    cores: int = 0
+    precision: float | None = None
+    drift: dict = field(default_factory=dict)
+    harness: dict = field(default_factory=dict)
+
+
+def of(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> Findings:
+    """All metric tables of one experiment (pure: no files)."""
+    space = experiment.record.space
+    return findings(
+        experiment.iterations,
+        experiment.trials,
+        experiment.telemetry,
+        config_keys=experiment.config_keys,
+        baseline=space.baseline_config() if space else {},
+        warmup_iterations=space.warmup_iterations if space else 1,
+        cores=experiment.cores,
+        cluster=experiment.record.on_cluster,
+        precision=space.precision if space else None,
+        drift_iterations=experiment.drift,
+        started_at_s=experiment.record.options.get("started_at_s"),
+        ceiling=ceiling,
+    )
+
+
+def findings(
+    iterations: pd.DataFrame,
+    trials: pd.DataFrame,
+    telemetry: pd.DataFrame,
+    *,
+    config_keys: list[str],
+    baseline: dict,
+    warmup_iterations: int,
+    cores: int,
+    cluster: bool = False,
+    ceiling: pd.DataFrame | None = None,
+    precision: float | None = None,
+    drift_iterations: pd.DataFrame | None = None,
+    started_at_s: float | None = None,
+) -> Findings:
+    """Every metric over one experiment's tables (``analysis.load.Experiment``'s).
+
+    ``cores``: the real cores of the node(s) the sweep ran on, which the
+    diagnosis and the misconfiguration checks judge the configs against
+    (``cluster``: a Ray cluster's nodes, each load judged against its own node).
+    Amdahl's fit and Karp-Flatt leave out configs limited by the cores: their
+    speedup says how many processes shared a core, not how RLlib scales.
+    ``precision``: the sweep's target; adds ``precision_reached`` per config.
+    ``drift_iterations``: the baseline re-measured at the end (same columns as
+    ``iterations``); ``drift`` compares it with the same config's own trial
+    (``ratio_of_medians`` plus its ``label`` and ``is_baseline``).
+    ``started_at_s``: when the sweep started, for ``harness_time``; each
+    measured config then gets its ``startup_s``.
+    """
+    configs = per_config(iterations, trials, telemetry, config_keys=config_keys, warmup_iterations=warmup_iterations)
+    by_node = metrics.telemetry_by_node(telemetry)
+    warnings = (
+        metrics.misconfigurations(configs, logical_cores=cores, by_node=by_node, cluster=cluster)
+        if not configs.empty
+        else []
+    )
+    empty = Findings(configs, pd.DataFrame(), by_node=by_node, warnings=warnings, ceiling=ceiling, cores=cores)
+    if configs.empty or not configs["measured"].any():
+        return empty
+    ran = configs[configs["measured"] & ~configs["status"].isin(UNRUN)]
+    scaled = metrics.scaling(ran, baseline, group_keys=config_keys)
+    if ceiling is not None and not ceiling.empty:
+        scaled = metrics.ceiling_fraction(scaled, ceiling)
+    scaled = diagnosis.diagnose(scaled, cores=cores)
+    runner_slice = metrics.runner_scaling(scaled[scaled["limited_by"] != "cpu_cores"])
+    if precision is not None:
+        scaled["precision_reached"] = scaled["rel_half_width"] <= precision
+    stamped = "reported_at_s" in iterations and iterations["reported_at_s"].notna().all()
+    timing = metrics.harness_time(iterations, started_at_s=started_at_s) if stamped else {}
+    if timing:
+        scaled = scaled.merge(timing["trials"], on="trial_name", how="left")
+    fit = (
+        metrics.amdahl_fit(runner_slice["width"], runner_slice["slice_speedup"])
+        if len(runner_slice) > 1
+        else {"points": 0}
+    )
+    return Findings(
+        configs=configs,
+        scaled=scaled,
+        runner_slice=runner_slice,
+        fit=fit,
+        recommendation=metrics.recommend(scaled),
+        by_node=by_node,
+        warnings=warnings,
+        restarts=metrics.restarts(iterations),
+        ceiling=ceiling,
+        cores=cores,
+        precision=precision,
+        drift=drift(scaled, iterations, drift_iterations, config_keys=config_keys, warmup_iterations=warmup_iterations),
+        harness=timing,
+    )
+
+
+def drift(
+    scaled: pd.DataFrame,
+    iterations: pd.DataFrame,
+    again: pd.DataFrame | None,
+    *,
+    config_keys: list[str],
+    warmup_iterations: int,
+) -> dict:
+    """The config the drift check ran again (its first row says which) against its own trial's times; {} without
+    a drift check. ``ratio_of_medians`` of the times, plus the config's ``label`` and ``is_baseline``."""
+    if again is None or again.empty:
+        return {}
+    point = {k: again.iloc[0][k] for k in config_keys}
+    mine = measured(iterations, warmup_iterations)
+    moved = ratio_of_medians(
+        mine[metrics.same_config(mine, point, config_keys)]["time_this_iter_s"],
+        measured(again, warmup_iterations)["time_this_iter_s"],
+    )
+    row = scaled[metrics.same_config(scaled, point, config_keys)]
+    moved["label"] = str(row["label"].iloc[0]) if len(row) else str(again.iloc[0].get("label", ""))
+    moved["is_baseline"] = bool(row["is_baseline"].any())
+    return moved

@@ -1,0 +1,110 @@
+"""The statistics every part of the package states its numbers with: one interval, one stopping rule.
+
+The precision stopper (while a sweep runs), the resume guard (whether a
+trial already finished), the report (whether the precision asked was
+reached), the drift check and the comparison all call these, so a decision
+and the figures printed beside it are the same computation. Pure numpy and
+pandas.
+
+The iteration rows they read have ``iteration``, ``time_this_iter_s`` and,
+optionally, ``iterations_since_restore`` (Tune's counter, 1 on the first
+iteration after a trial was restored from a checkpoint).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def bootstrap_ci(
+    values: np.ndarray, *, stat=np.median, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``stat``; (nan, nan) for fewer than 2 values."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    samples = rng.choice(values, size=(n_resamples, len(values)), replace=True)
+    stats = stat(samples, axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(stats, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def relative_half_width(values: np.ndarray, *, seed: int = 0) -> float:
+    """The wider side of the median's bootstrap 95 % interval, relative to the median; NaN under 2 values."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    lo, hi = bootstrap_ci(values, seed=seed)
+    if np.isnan(lo):
+        return float("nan")
+    median = float(np.median(values))
+    return max(median - lo, hi - median) / median if median else float("nan")
+
+
+def precise_enough(times: np.ndarray, *, precision: float, min_measured: int) -> bool:
+    """The precision rule: at least ``min_measured`` measured times whose interval is within +-``precision``."""
+    times = np.asarray(times, dtype=float)
+    times = times[~np.isnan(times)]
+    return len(times) >= min_measured and relative_half_width(times) <= precision
+
+
+def ratio_of_medians(first: np.ndarray, again: np.ndarray, *, n_resamples: int = 2000, seed: int = 0) -> dict:
+    """Median of ``again`` over median of ``first``, with a percentile bootstrap 95 % interval resampling both.
+
+    The drift check's question (the baseline's times at the sweep's end over
+    its times at the start) and the comparison's (a config's env steps/s in
+    one experiment over another's). Returns ratio, ci_low, ci_high, n_first,
+    n_again; NaN where a side has no value.
+    """
+    a, b = np.asarray(first, float), np.asarray(again, float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if not len(a) or not len(b):
+        nan = float("nan")
+        return {"ratio": nan, "ci_low": nan, "ci_high": nan, "n_first": len(a), "n_again": len(b)}
+    rng = np.random.default_rng(seed)
+    ratios = np.median(rng.choice(b, (n_resamples, len(b))), axis=1) / np.median(
+        rng.choice(a, (n_resamples, len(a))), axis=1
+    )
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return {
+        "ratio": float(np.median(b) / np.median(a)),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "n_first": len(a),
+        "n_again": len(b),
+    }
+
+
+def measured(iterations: pd.DataFrame, warmup_iterations: int) -> pd.DataFrame:
+    """The iterations that count: the first ``warmup_iterations`` after every (re)start excluded.
+
+    A trial continued from a checkpoint (a resumed sweep) starts new actors, so
+    its first iterations after the restore pay start-up again. Tune's
+    ``iterations_since_restore`` restarts at 1 there; without it (or where it is
+    missing) the trial is taken to have run in one go.
+    """
+    it = iterations["iteration"]
+    since = iterations["iterations_since_restore"].fillna(it) if "iterations_since_restore" in iterations else it
+    return iterations[(it > warmup_iterations) & (since > warmup_iterations)]
+
+
+def trial_done(
+    iterations: pd.DataFrame, *, cap: int, warmup_iterations: int, precision: float | None, min_measured: int
+) -> bool:
+    """Did one trial's iterations end it: the ``cap`` reached, or (with a ``precision``) an interval tight enough?
+
+    The rule the precision stopper stops by, the resume guard recognises a
+    finished trial by, and the sweep tells a finished trial from an
+    interrupted one by. ``iterations``: one trial's rows, each iteration once.
+    """
+    if iterations.empty:
+        return False
+    if int(iterations["iteration"].max()) >= cap:
+        return True
+    if precision is None:
+        return False
+    times = measured(iterations, warmup_iterations)["time_this_iter_s"].to_numpy(float)
+    return precise_enough(times, precision=precision, min_measured=min_measured)

@@ -1,0 +1,391 @@
+"""A sweep as one Tune experiment: start it, resume it, and re-measure the baseline at its end.
+
+One Tune trial per parallelism config, one at a time by default so timings
+never share cores, each RLlib's PPO in the placement group its config asks
+for (``parallel_tune.run.trial``). The plan is checked against the cluster
+first: a config that cannot fit is skipped and recorded instead of left
+PENDING forever (``--strict`` refuses the sweep). The experiment record is
+written before the first trial; ``resume`` rebuilds everything from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from parallel_tune.core import record as records
+from parallel_tune.core.errors import UsageError
+from parallel_tune.core.files import CEILING, DRIFT, RECORD, trial_name
+from parallel_tune.core.spaces import SearchSpace
+from parallel_tune.run import cluster
+from parallel_tune.run import plan as planning
+from parallel_tune.run.placement import total
+from parallel_tune.run.plan import Plan
+
+DEFAULT_STORAGE = Path("~/ray_results").expanduser()  # Tune's own default
+#: A sweep of more configs than this re-measures its baseline at the end (--no-drift-check skips it).
+DRIFT_CHECK_ABOVE = 3
+
+
+class SweepError(UsageError):
+    """Bad input for a sweep or a resume."""
+
+
+class Interrupted(Exception):
+    """The sweep stopped early (Ctrl-C); everything measured so far is on disk."""
+
+    def __init__(self, experiment_dir: Path, finished: int, left: int):
+        self.experiment_dir = experiment_dir
+        super().__init__(
+            f"sweep interrupted: {finished} trial(s) finished, {left} left. Resume with:\n"
+            f"  python -m parallel_tune.sweep --resume {experiment_dir}"
+        )
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """How to run (or resume) a sweep; each field is one ``python -m parallel_tune.sweep`` flag of the same name."""
+
+    storage_path: Path = DEFAULT_STORAGE
+    name: str | None = None
+    address: str | None = None
+    num_cpus: int | None = None
+    num_gpus: int | None = None
+    max_concurrent: int = 1
+    strict: bool = False
+    telemetry: bool = True
+    telemetry_interval_s: float = 1.0
+    ceiling_s: float | None = None
+    retry_errored: bool = False
+    max_failures: int = 0
+    drift_check: bool | None = None  # None: when more than DRIFT_CHECK_ABOVE configs run
+
+    def check(self) -> SweepOptions:
+        for flag in ("num_cpus", "num_gpus"):
+            value = getattr(self, flag)
+            if value is not None and value < 0:
+                raise SweepError(f"--{flag.replace('_', '-')} must be >= 0, got {value}")
+        if self.max_concurrent < 1:
+            raise SweepError(f"--max-concurrent must be >= 1, got {self.max_concurrent}")
+        if self.telemetry_interval_s <= 0:
+            raise SweepError("--telemetry-interval must be > 0")
+        if self.ceiling_s is not None and self.ceiling_s <= 0:
+            raise SweepError(f"--ceiling must be a positive number of seconds, got {self.ceiling_s:g}")
+        if self.max_failures < 0:
+            raise SweepError(f"--max-failures must be >= 0, got {self.max_failures}")
+        return self
+
+
+@dataclass
+class Outcome:
+    """Where the experiment lives, what was planned, and which trials finished or failed."""
+
+    experiment_dir: Path
+    plan: Plan
+    errored: list[str]
+    finished: list[str]
+
+
+def start(
+    space: SearchSpace,
+    options: SweepOptions = SweepOptions(),
+    *,
+    argv: list[str] | None = None,
+    callbacks: list[Any] | None = None,
+    stream=None,
+) -> Outcome:
+    """Plan, check and run a sweep.
+
+    The plan is checked against the cluster before Ray starts (a local sweep)
+    or trials launch (a cluster). ``options.ceiling_s``: first measure the raw
+    environment ceiling (that many seconds per width, at every width the
+    runnable configs sample with) into ``<experiment>/ceiling.parquet``.
+    ``callbacks`` are extra Tune callbacks (the benchmarks time iterations from
+    the driver's side with one).
+    """
+    stream = stream or sys.stdout
+    name = options.name or f"{space.name}_{dt.datetime.now():%Y-%m-%d_%H-%M-%S}"
+    experiment_dir = Path(options.storage_path).expanduser().resolve() / name
+    if experiment_dir.exists():
+        raise SweepError(
+            f"experiment {experiment_dir} already exists; pick another --name (results are never overwritten)"
+        )
+
+    nodes = cluster.nodes(options.address, options.num_cpus, options.num_gpus)
+    planned = planning.build(space, nodes, local=not options.address)
+    print(planned.describe(), file=stream)
+    planned.check(strict=options.strict)
+    run_space = planned.runnable_space()
+
+    _create(experiment_dir)
+    cluster.init_ray(options.address, options.num_cpus, options.num_gpus)
+    records.write(experiment_dir, _record(planned, argv, options))
+    print(f"experiment: {experiment_dir}", file=stream)
+
+    if options.ceiling_s:
+        _measure_ceiling(planned, experiment_dir, options.ceiling_s, stream)
+
+    tune_callbacks = _callbacks(options, space, len(planned.runnable), extra=callbacks)
+    results = _tuner(run_space, experiment_dir.parent, name, options, tune_callbacks, list(space.grid)).fit()
+    _maybe_recheck_baseline(planned, results, experiment_dir, options, stream)
+    return _finish(experiment_dir, planned, results, stream)
+
+
+def _record(planned: Plan, argv: list[str] | None, options: SweepOptions) -> records.ExperimentRecord:
+    """What the sweep is about to run, where: its space, plan, resolved RLlib config, versions and machine."""
+    import time
+
+    from parallel_tune.core import machine
+    from parallel_tune.run.trial import ALGORITHM, resolved_config
+
+    space = planned.space
+    point = space.reference_config([t.config for t in planned.runnable])
+    local = not options.address
+    return records.ExperimentRecord(
+        space=space,
+        plan=planned.to_record(),
+        algorithm={"name": ALGORITHM, "reference_point": point, "config": resolved_config(space, point)},
+        command=argv,
+        versions=machine.versions(),
+        machine=machine.describe(),
+        cluster={
+            "address": options.address,
+            "resources": total(cluster.cluster_nodes()),
+            "nodes": cluster.node_hardware(local=local),
+        },
+        options={
+            "telemetry": options.telemetry,
+            "telemetry_interval_s": options.telemetry_interval_s,
+            "started_at_s": time.time(),
+        },
+    )
+
+
+def _callbacks(
+    options: SweepOptions, space: SearchSpace, trials: int, *, done_before: int = 0, extra: list[Any] | None = None
+) -> list[Any]:
+    """Telemetry (unless switched off), progress, then any extra Tune callbacks."""
+    from parallel_tune.run.progress import ProgressCallback
+
+    progress = ProgressCallback(trials, space.iterations, adaptive=space.precision is not None, done_before=done_before)
+    out: list[Any] = [progress, *(extra or [])]
+    if options.telemetry:
+        from parallel_tune.run.telemetry import TelemetryCallback
+
+        out.insert(0, TelemetryCallback(interval_s=options.telemetry_interval_s))
+    return out
+
+
+def _ended(space: SearchSpace, results) -> tuple[list[str], list[str], list[str]]:
+    """(errored, finished, unfinished) trial directory names, finished judged by each trial's own results."""
+    from parallel_tune.run.stopping import finished
+
+    errored, done, unfinished = [], [], []
+    for r in results:
+        name = Path(r.path).name
+        if r.error:
+            errored.append(name)
+        elif finished(space, Path(r.path)):
+            done.append(name)
+        else:
+            unfinished.append(name)
+    return errored, done, unfinished
+
+
+def _maybe_recheck_baseline(planned: Plan, results, experiment_dir: Path, options: SweepOptions, stream) -> None:
+    wanted = options.drift_check if options.drift_check is not None else len(planned.runnable) > DRIFT_CHECK_ABOVE
+    if wanted and not _ended(planned.space, results)[2] and not (experiment_dir / DRIFT).exists():
+        _recheck_baseline(planned, experiment_dir, options, stream)
+
+
+def _tuner(space: SearchSpace, storage: Path, name: str, options: SweepOptions, callbacks: list, grid_keys: list[str]):
+    """One Tune trial per config of ``space``, named by the sweep's grid keys, scheduled by ``SweepScheduler``."""
+    from ray import tune
+
+    from parallel_tune.run import trial
+    from parallel_tune.run.probe import measured_ppo
+    from parallel_tune.run.stopping import SweepScheduler
+
+    return tune.Tuner(
+        measured_ppo(),
+        param_space=trial.param_space(space),
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=options.max_concurrent,
+            trial_name_creator=_namer(grid_keys),
+            trial_dirname_creator=_namer(grid_keys),
+            scheduler=SweepScheduler(space),
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=str(storage),
+            # The cap, as plain data: Tune pickles its stopper into the experiment state. SweepScheduler stops
+            # by the precision target and the cap alike.
+            stop={"training_iteration": space.iterations},
+            callbacks=callbacks,
+            checkpoint_config=tune.CheckpointConfig(
+                checkpoint_frequency=space.checkpoint_frequency, checkpoint_at_end=True
+            ),
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            verbose=0,
+        ),
+    )
+
+
+def _namer(grid_keys: list[str]):
+    def name(trial) -> str:
+        return trial_name(trial.config, grid_keys)
+
+    return name
+
+
+def _recheck_baseline(planned: Plan, experiment_dir: Path, options: SweepOptions, stream) -> None:
+    """Run the baseline config (or its stand-in) again, briefly, into ``<experiment>/drift``: did the machine's
+    speed move?
+
+    Warm-up plus ``min_measured_iterations`` iterations of the same settings;
+    the analysis compares its times with the baseline trial's.
+    """
+    space = planned.space
+    point = space.reference_config([t.config for t in planned.runnable])
+    iterations = space.warmup_iterations + space.min_measured_iterations
+    again = replace(space, grid={k: [v] for k, v in point.items()}, iterations=iterations, precision=None)
+    print(f"drift check: {trial_name(point, list(point))} again, {iterations} iterations", file=stream)
+    callbacks = _callbacks(options, again, 1)
+    _tuner(again, experiment_dir, DRIFT, replace(options, max_concurrent=1), callbacks, list(space.grid)).fit()
+
+
+def _create(experiment_dir: Path) -> None:
+    """Make the experiment directory, or say in one line why it cannot be written."""
+    try:
+        experiment_dir.mkdir(parents=True)
+        probe = experiment_dir / ".parallel_tune_write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise SweepError(
+            f"--storage-path: cannot write {experiment_dir}: {exc.strerror or exc}; pick a directory you can write "
+            "(on a cluster, one every node can reach)"
+        ) from None
+
+
+def _measure_ceiling(planned: Plan, experiment_dir: Path, seconds: float, stream) -> None:
+    from parallel_tune.run import rawenv
+
+    space, widths = planned.space, planned.sampling_widths()
+    print(f"ceiling: the bare {space.env} at {widths} processes, {seconds:g} s each", file=stream)
+    rawenv.run(
+        space.env,
+        widths,
+        experiment_dir / CEILING,
+        duration_s=seconds,
+        strategy=space.placement_strategy,
+        stream=stream,
+    )
+
+
+def resume(
+    experiment_dir: Path,
+    options: SweepOptions = SweepOptions(),
+    *,
+    requested: SearchSpace | None = None,
+    stream=None,
+) -> Outcome:
+    """Continue an interrupted sweep with Tune's own restore, as the record says it started.
+
+    Finished trials are never re-run: neither those Tune's state calls
+    TERMINATED nor those whose own results already end them (``SweepScheduler``).
+    The trial that was running continues from its last checkpoint; with no
+    checkpoint yet (spaces checkpoint only at the end unless
+    ``checkpoint_frequency`` is set) it starts over from iteration 1. The
+    first run of every iteration stays the measurement (the loader keeps it),
+    and a continued trial counts its warm-up again after the restore. Errored
+    trials restart only with ``retry_errored``. The space, plan, precision
+    target and telemetry are the record's. (Tune's RESTART resume type is not
+    used for unfinished trials: with Ray 2.60 it created a second trial
+    directory and then stalled.)
+    """
+    stream = stream or sys.stdout
+    experiment_dir = Path(experiment_dir).expanduser().resolve()
+    if not experiment_dir.is_dir():
+        raise SweepError(f"--resume: {experiment_dir} does not exist")
+    if not (experiment_dir / RECORD).exists():
+        raise SweepError(f"--resume: {experiment_dir} holds no parallel_tune experiment to resume")
+    from ray import tune
+    from ray.tune import ResumeConfig
+
+    from parallel_tune.core.legacy import old_module_names
+
+    if not tune.Tuner.can_restore(str(experiment_dir)):
+        raise SweepError(f"--resume: {experiment_dir} holds no parallel_tune experiment to resume")
+    try:
+        stored = records.read(experiment_dir)
+        if requested is not None:
+            diff = records.settings_diff(stored.space.settings(), requested.settings())
+            if diff:
+                raise SweepError(f"--resume: the space differs from the one this experiment ran with: {diff}")
+        cluster.init_ray(options.address, options.num_cpus, options.num_gpus)
+        planned = Plan.from_record(stored, cluster.cluster_nodes())
+        recorded = {k: stored.options[k] for k in ("telemetry", "telemetry_interval_s") if k in stored.options}
+        options = replace(options, **recorded)  # telemetry and the drift check sample as the sweep did
+    except records.RecordError as exc:
+        raise SweepError(f"--resume: {exc}") from None
+    kind = ResumeConfig.ResumeType
+    resume_config = ResumeConfig(
+        unfinished=kind.RESUME,
+        errored=kind.RESTART if options.retry_errored else kind.SKIP,
+    )
+    from parallel_tune.run.probe import measured_ppo
+    from parallel_tune.run.stopping import SweepScheduler, finished
+    from parallel_tune.run.trial import quiet_notices
+
+    errored = "retry" if options.retry_errored else "keep as failed"
+    print(f"resuming {experiment_dir} (errored trials: {errored})", file=stream)
+    space = planned.space
+    trial_dirs = [d for d in experiment_dir.iterdir() if d.is_dir() and d.name.startswith("ppo[")]
+    done_before = sum(finished(space, d) for d in trial_dirs)
+    quiet_notices()
+    with old_module_names():  # an experiment made before 0.2 pickled classes at their old paths
+        tuner = tune.Tuner.restore(str(experiment_dir), trainable=measured_ppo(), _resume_config=resume_config)
+        # Tune restores the callbacks, scheduler and names it pickled at the sweep's start; these are rebuilt from
+        # the record instead, so a resumed sweep schedules, stops, samples and numbers its trials as the record
+        # says (and as this version does). Tuner.restore takes no RunConfig: the restored one is set here.
+        restored = tuner._local_tuner
+        restored._run_config.callbacks = _callbacks(options, space, len(planned.runnable), done_before=done_before)
+        restored._tune_config.scheduler = SweepScheduler(space)
+        results = tuner.fit()
+    _maybe_recheck_baseline(planned, results, experiment_dir, options, stream)
+    return _finish(experiment_dir, planned, results, stream)
+
+
+def _finish(experiment_dir: Path, planned: Plan, results, stream) -> Outcome:
+    errored, finished, unfinished = _ended(planned.space, results)
+    if unfinished:
+        never_started = max(len(planned.runnable) - len(results), 0)
+        raise Interrupted(experiment_dir, len(finished), len(unfinished) + never_started)
+    print(
+        f"sweep done: {len(finished)} finished, {len(errored)} failed, {len(planned.skipped)} skipped; "
+        f"results in {experiment_dir}",
+        file=stream,
+    )
+    for label in errored:
+        print(f"  failed: {label}", file=stream)
+    lost = _lost_nodes(planned)
+    if lost:
+        print(f"  nodes that left the cluster during the sweep: {', '.join(lost)}", file=stream)
+    return Outcome(experiment_dir, planned, errored, finished)
+
+
+def _lost_nodes(planned: Plan) -> list[str]:
+    """Nodes alive when the sweep was planned and gone now: the likely cause of failed trials on a cluster."""
+    import ray
+
+    if not ray.is_initialized() or len(planned.nodes) < 2:
+        return []
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    if len(alive) >= len(planned.nodes):
+        return []
+    dead = [n for n in ray.nodes() if not n.get("Alive")]
+    return [f"node {n['NodeID'][:6]} ({n.get('NodeManagerAddress', '?')})" for n in dead]

@@ -1,0 +1,87 @@
+"""One line per iteration: which trial of how many, iteration, elapsed, ETA.
+
+It also stamps every result with ``reported_at_s``, when it reached the
+driver (Tune's own ``timestamp`` is whole seconds): the harness's own time
+between measurements is measured from it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ray.tune import Callback
+
+from parallel_tune.core.tables import REPORTED_AT
+
+
+def _hms(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressCallback(Callback):
+    """Prints progress to stderr.
+
+    The ETA assumes later trials take as long per iteration, and (``adaptive``:
+    a precision target stops trials early) as many iterations as the finished
+    trials needed on average; before any finished, the cap. ``done_before``:
+    trials a resumed sweep had already finished, so its trials keep their numbers.
+    """
+
+    def __init__(self, total_trials: int, iterations: int, stream=None, adaptive: bool = False, done_before: int = 0):
+        self.total_trials = total_trials
+        self.done_before = done_before
+        self.iterations = iterations
+        self.adaptive = adaptive
+        self.stream = stream
+        self._started = time.monotonic()
+        self._order: dict[str, int] = {}
+        self._iter_s: list[float] = []
+        self._needed: list[int] = []
+
+    def __getstate__(self):  # Tune pickles callbacks into its experiment state
+        state = dict(self.__dict__)
+        state["stream"] = None
+        return state
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream or sys.stderr, flush=True)
+
+    def _index(self, trial) -> int:
+        return self._order.setdefault(trial.trial_id, self.done_before + len(self._order) + 1)
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self._print(f"[trial {self._index(trial)}/{self.total_trials}] {trial} started")
+
+    def expected_iterations(self) -> float:
+        """Iterations a trial is expected to run: the cap, or what finished trials needed (adaptive)."""
+        if self.adaptive and self._needed:
+            return sum(self._needed) / len(self._needed)
+        return float(self.iterations)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        result[REPORTED_AT] = time.time()
+        done_iters = result.get("training_iteration", 0)
+        self._iter_s.append(result.get("time_this_iter_s", 0.0))
+        finished = sum(1 for t in trials if t.status in ("TERMINATED", "ERROR"))
+        expected = self.expected_iterations()
+        later = max(self.total_trials - finished - 1, 0) * expected
+        remaining_iters = later + max(expected - done_iters, 1 if done_iters < self.iterations else 0)
+        mean = sum(self._iter_s) / len(self._iter_s)
+        elapsed = time.monotonic() - self._started
+        self._print(
+            f"[trial {self._index(trial)}/{self.total_trials}] {trial} "
+            f"iter {done_iters}/{self.iterations} {result.get('time_this_iter_s', 0.0):.2f} s/iter "
+            f"elapsed {_hms(elapsed)} eta {_hms(max(remaining_iters, 0) * mean)}"
+        )
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        if trial.trial_id not in self._order:  # never started here: a resumed trial whose own results end it
+            self._print(f"{trial}: its results already end it; not run again")
+            return
+        self._needed.append(int((trial.last_result or {}).get("training_iteration", self.iterations)))
+        self._print(f"[trial {self._index(trial)}/{self.total_trials}] {trial} finished")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._print(f"[trial {self._index(trial)}/{self.total_trials}] {trial} FAILED (see {trial.path})")
