@@ -23,7 +23,7 @@ def execute_notebook(experiment, monkeypatch) -> tuple[str, str]:
 def test_the_notebook_shows_the_verdicts_on_a_committed_core_bound_sweep(monkeypatch):
     experiment = ROOT / "benchmarks" / "results" / "runners_only_oversubscribed_2core"
     text, markdown = execute_notebook(experiment, monkeypatch)
-    assert "'points': 1} | left out (core-bound): ['3r x 1e']" in text, "Amdahl leaves the core-bound config out"
+    assert "{'points': 1} | left out (processes outnumber the cores): ['3r x 1e']" in text, "no fit over one width"
     assert "- **3r x 1e** (`cpu_cores`): Its processes reserving 4 CPUs share 2 cores" in markdown
-    assert "- **2r x 1e** (`learner`)" in markdown
+    assert "- **2r x 1e** (`mixed`): Two parts lose about as much" in markdown
     assert "| original study |" in markdown or "original study" in markdown

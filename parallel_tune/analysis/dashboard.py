@@ -80,7 +80,7 @@ def speedup_panel(ax, df: pd.DataFrame, fit: dict, x: str, x_label: str) -> None
     base_cpus = float(df.loc[df["speedup"].sub(1).abs().idxmin(), x]) if len(df) else 1.0
     xs = np.linspace(base_cpus, top, 100)
     ax.plot(xs, xs / base_cpus, "--", color="grey", label="ideal (linear)")
-    if fit.get("points", 0) and np.isfinite(fit["serial_fraction"]):
+    if "serial_fraction" in fit and np.isfinite(fit["serial_fraction"]):
         s = fit["serial_fraction"]
         p = xs / base_cpus
         ax.plot(xs, 1 / (s + (1 - s) / p), ":", color="black", label=f"Amdahl fit, serial {100 * s:.1f} %")
@@ -201,13 +201,20 @@ def budget_panel(ax, df: pd.DataFrame) -> None:
     ax.set_ylim(down.min() - 0.05 * span, up.max() + 0.15 * span)
     for i, (_, r) in enumerate(df.iterrows()):
         ax.annotate(
-            r["limited_by"], (i, max(up[i], 0)), xytext=(0, 4), textcoords="offset points", ha="center", fontsize=8
+            _verdict_label(r), (i, max(up[i], 0)), xytext=(0, 4), textcoords="offset points", ha="center", fontsize=8
         )
     ax.set(
         ylabel="seconds per iteration vs ideal",
         title="Where the lost speedup went (above 0: lost, below: gained; label: what limits the config)",
     )
     ax.legend(fontsize=8, ncol=4)
+
+
+def _verdict_label(r: pd.Series) -> str:
+    """'learner', or 'mixed: env step / learner' under a config's bars."""
+    if r["limited_by"] != "mixed":
+        return str(r["limited_by"])
+    return "mixed: " + " / ".join(PART_LABELS.get(p, p) for p in str(r["contenders"]).split(", "))
 
 
 def _speed(g: pd.DataFrame, side: str) -> pd.Series:

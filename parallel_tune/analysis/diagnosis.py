@@ -13,20 +13,32 @@ per-step timers explain (env step, inference, connectors) and the rest
 A negative part is a gain: 16 envs on one runner batch their inference, so
 that part comes out below the ideal.
 
-**The verdict** (``limited_by``), from a small vocabulary (``LIMITS``):
-``cpu_cores`` when the config's processes want more CPUs than the nodes have
-cores, the cores were saturated while it ran, and its per-env step cost rose
-against the baseline's (processes waiting for a core, not RLlib); otherwise
-the part with the largest loss; for a config within ``tolerance`` of its ideal
-(or faster), the largest part of its own time, which bounds the next step.
+**The verdict** (``limited_by``), from a small vocabulary (``LIMITS``), facts
+first: ``cpu_cores`` when more of the config's processes run at once than the
+node(s) have physical cores and the cores were saturated while it ran
+(processes waiting for a core, not RLlib), whatever the per-step ratios say;
+they then only size how much of the loss the cores explain. Otherwise the part
+with the largest loss; for a config within ``tolerance`` of its ideal (or
+faster), the largest part of its own time, which bounds the next step.
+
+**Verdicts with their uncertainty.** Given the measured iterations, the
+budget is bootstrapped like the times are (each resample of a config's and
+the baseline's iterations gives a budget of its own). A part is named alone
+only when its lead over the next part has a 95 % interval above zero;
+otherwise the verdict is ``mixed`` and ``contenders`` names both. Fewer than
+``MIN_MEASURED`` measured iterations (of the config or the baseline) cannot
+carry an interval: ``cannot tell``.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from parallel_tune.core import spaces
+from parallel_tune.core.stats import measured
 
 #: What ``limited_by`` can say, and the advice that follows from each verdict.
 LIMITS = {
@@ -39,7 +51,12 @@ LIMITS = {
     "sampling:inference": "the policy's forward pass, one call per runner step",
     "sampling:connectors": "the connector pipelines around every runner step",
     "sampling:wait": "sampling time no per-step timer explains: waiting for the slowest runner, collecting episodes",
+    "mixed": "two parts that lose about as much, within their intervals (the report names both)",
+    "cannot tell": "too few measured iterations to rank the parts (fewer than 3 of the config or of the baseline)",
 }
+
+#: Measured iterations a config (and the baseline) needs before its verdict carries an interval.
+MIN_MEASURED = 3
 
 #: The budget's columns (seconds per iteration), in the order they add up to measured - ideal.
 LOSS_PARTS = {
@@ -64,7 +81,7 @@ PART_LABELS = {
 }
 
 #: Per-iteration seconds of each part (the budget's terms before scaling by the baseline).
-_PART_SECONDS = {
+OWN_PARTS = {
     "sampling:env_step": "env_step_s",
     "sampling:inference": "inference_s",
     "sampling:connectors": "connectors_s",
@@ -124,7 +141,7 @@ def loss_budget(scaled: pd.DataFrame) -> pd.DataFrame:
     out["ideal_time_per_iter_s"] = base["time_per_iter_s"] * scale
     out["lost_time_s"] = out["time_per_iter_s"] - out["ideal_time_per_iter_s"]
     for part, lost in LOSS_PARTS.items():
-        col = _PART_SECONDS[part]
+        col = OWN_PARTS[part]
         out[lost] = out[col] - base[col] * scale
     return out
 
@@ -133,21 +150,31 @@ def limits(
     budget: pd.DataFrame,
     *,
     cores: float,
+    physical_cores: float | None = None,
+    resamples: dict | None = None,
     tolerance: float = 0.05,
     saturated_fraction: float = 0.75,
-    step_cost_rise: float = 1.2,
 ) -> pd.DataFrame:
-    """``limited_by`` and ``advice`` per config, with the evidence for the core verdict.
+    """``limited_by``, ``contenders`` and ``advice`` per config, with the evidence for the core verdict.
 
     ``budget``: ``loss_budget``'s table, plus from the trials and telemetry
-    (NaN where not measured): cpus_reserved, busy_cores_mean, load_avg_1m_peak.
-    ``cores``: the cores of the node(s) the sweep ran on (real cores, not the
-    logical CPUs Ray was told about). Adds: env_step_per_env_ms (the per-env
-    cost of one env step), step_cost_ratio (that cost against the baseline's),
+    (NaN where not measured): cpus_reserved, concurrent_processes,
+    busy_processes, busy_cores_mean, load_avg_1m_peak. ``cores``: the logical
+    cores of the node(s) the sweep ran on (not the CPUs Ray was told about),
+    against which saturation is judged; ``physical_cores`` (default ``cores``):
+    what concurrent processes are judged against. ``resamples``:
+    ``resample_budget``'s replicates by row; without them each verdict is the
+    point estimate's. Adds: env_step_per_env_ms, step_cost_ratio (that per-env
+    cost against the baseline's: how much the cores slowed each step),
     cores_saturated (busy cores at least ``saturated_fraction`` of ``cores``,
-    or a load average above them), cpus_wanted (CPUs reserved, or busy
-    processes where ASYNC envs add unreserved ones), cores_oversubscribed
-    (cpus_wanted above ``cores``), limited_by and advice.
+    or a load average above them, or not measured), cpus_wanted (CPUs
+    reserved, or busy processes where ASYNC envs add unreserved ones),
+    cores_oversubscribed (concurrent processes above the physical cores), each
+    ``lost_*_s_ci_low``/``_ci_high`` (with ``resamples``), verdict_lead_s_ci_low
+    (the 95 % interval's lower end of the named part's lead over the next),
+    verdict_basis ("lost": ranked by what each part lost; "own": within
+    ``tolerance`` of the ideal, ranked by its own time), limited_by,
+    contenders and advice.
     """
     out = budget.copy()
     out["env_step_per_env_ms"] = _ms(out, "env_step_per_step_ms") / out[spaces.ENVS_PER_RUNNER].fillna(1)
@@ -155,26 +182,131 @@ def limits(
     out["step_cost_ratio"] = out["env_step_per_env_ms"] / base["env_step_per_env_ms"]
     busy = out["busy_cores_mean"] if "busy_cores_mean" in out else pd.Series(np.nan, index=out.index)
     load = out["load_avg_1m_peak"] if "load_avg_1m_peak" in out else pd.Series(np.nan, index=out.index)
-    measured = busy.notna() | load.notna()
-    out["cores_saturated"] = (busy >= saturated_fraction * cores) | (load > cores) | ~measured
+    sampled = busy.notna() | load.notna()
+    out["cores_saturated"] = (busy >= saturated_fraction * cores) | (load > cores) | ~sampled
     out["cpus_wanted"] = _wanted(out)
-    out["cores_oversubscribed"] = out["cpus_wanted"] > cores
-    core_bound = out["cores_oversubscribed"] & out["cores_saturated"] & (out["step_cost_ratio"] >= step_cost_rise)
-    verdicts, advice = [], []
+    if "concurrent_processes" not in out:
+        out["concurrent_processes"] = [spaces.concurrent_processes(r.to_dict()) for _, r in out.iterrows()]
+    out["cores_oversubscribed"] = out["concurrent_processes"] > (physical_cores or cores)
+    core_bound = out["cores_oversubscribed"] & out["cores_saturated"]
+    for lost in LOSS_PARTS.values():
+        out[f"{lost}_ci_low"], out[f"{lost}_ci_high"] = np.nan, np.nan
+    verdicts, contenders, leads, bases, advice = [], [], [], [], []
     for i, r in out.iterrows():
-        if r["is_baseline"]:
-            verdict = "baseline"
-        elif core_bound.loc[i]:
-            verdict = "cpu_cores"
-        elif r["lost_time_s"] > tolerance * r["ideal_time_per_iter_s"]:
-            verdict = max(LOSS_PARTS, key=lambda p: r[LOSS_PARTS[p]])
-        else:  # at or beyond the ideal: what bounds the next step is its largest cost
-            verdict = max(_PART_SECONDS, key=lambda p: r[_PART_SECONDS[p]])
+        replicates = (resamples or {}).get(i)
+        if replicates is not None:
+            for lost in LOSS_PARTS.values():
+                out.loc[i, [f"{lost}_ci_low", f"{lost}_ci_high"]] = np.percentile(replicates[lost], [2.5, 97.5])
+        verdict, rivals, lead = _verdict(r, replicates, resamples is not None, core_bound.loc[i], tolerance)
         verdicts.append(verdict)
-        advice.append(_advice(verdict, r, cores))
+        contenders.append(", ".join(rivals))
+        leads.append(lead)
+        bases.append("lost" if r["lost_time_s"] > tolerance * r["ideal_time_per_iter_s"] else "own")
+        if verdict == "mixed":
+            both = " and ".join(PART_LABELS[p] for p in rivals)
+            first = f"First, {PART_LABELS[rivals[0]]}: {_advice(rivals[0], r, cores)}"
+            advice.append(f"Two parts lose about as much, within their intervals ({both}). {first}")
+        else:
+            advice.append(_advice(verdict, r, cores))
     out["limited_by"] = verdicts
+    out["contenders"] = contenders
+    out["verdict_lead_s_ci_low"] = leads
+    out["verdict_basis"] = bases
     out["advice"] = advice
     return out
+
+
+def _verdict(r: pd.Series, replicates, judged: bool, core_bound: bool, tolerance: float):
+    """(limited_by, the parts it names, the lower end of the lead's interval) for one config."""
+    if r["is_baseline"]:
+        return "baseline", ["baseline"], np.nan
+    if core_bound:
+        return "cpu_cores", ["cpu_cores"], np.nan
+    losing = r["lost_time_s"] > tolerance * r["ideal_time_per_iter_s"]
+    # Losing: the part that lost the most; at or beyond the ideal: the largest cost of its own, bounding the next step.
+    columns = LOSS_PARTS if losing else OWN_PARTS
+    top, second = sorted(columns, key=lambda p: r[columns[p]], reverse=True)[:2]
+    if not judged:
+        return top, [top], np.nan
+    if replicates is None:
+        return "cannot tell", [], np.nan
+    lead = float(np.percentile(replicates[columns[top]] - replicates[columns[second]], 2.5))
+    return (top, [top], lead) if lead > 0 else ("mixed", [top, second], lead)
+
+
+def resample_budget(
+    budget: pd.DataFrame,
+    iterations: pd.DataFrame,
+    *,
+    config_keys: list[str],
+    warmup_iterations: int,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Bootstrap replicates of every measured config's loss budget, by ``budget``'s row.
+
+    ``iterations``: the per-iteration table (``analysis.load``); each replicate
+    resamples the config's measured iterations and the baseline's, takes the
+    medians ``metrics.summarize`` takes, and splits them as ``loss_budget``
+    does. A replicate is a row of: every ``lost_*_s`` of ``LOSS_PARTS``, every
+    own-time part (``env_step_s``, ..., ``unaccounted_s``) and lost_time_s. A
+    config (or a baseline) with fewer than ``MIN_MEASURED`` measured
+    iterations has none.
+    """
+    rng = np.random.default_rng(seed)
+    rows = {
+        k if isinstance(k, tuple) else (k,): g for k, g in measured(iterations, warmup_iterations).groupby(config_keys)
+    }
+    base = budget[budget["is_baseline"]].iloc[0]
+    base_rows = rows.get(tuple(base[k] for k in config_keys), pd.DataFrame())
+    if len(base_rows) < MIN_MEASURED:
+        return {}
+    base_parts = iteration_parts(_resampled(base_rows, base, n_resamples, rng))
+    out = {}
+    for i, r in budget.iterrows():
+        mine = rows.get(tuple(r[k] for k in config_keys), pd.DataFrame())
+        if r["is_baseline"] or len(mine) < MIN_MEASURED:
+            continue
+        parts = iteration_parts(_resampled(mine, r, n_resamples, rng))
+        scale = base["sampling_cpus"] / r["sampling_cpus"]
+        replicate = parts[list(OWN_PARTS.values())].copy()
+        replicate["lost_time_s"] = parts["time_per_iter_s"] - base_parts["time_per_iter_s"] * scale
+        for part, lost in LOSS_PARTS.items():
+            replicate[lost] = parts[OWN_PARTS[part]] - base_parts[OWN_PARTS[part]] * scale
+        out[i] = replicate
+    return out
+
+
+#: The per-iteration column each budget input is the median of, and the factor to its unit.
+_MEDIAN_OF = {
+    "time_per_iter_s": ("time_this_iter_s", 1.0),
+    "env_steps_per_iter": ("env_steps_sampled", 1.0),
+    "sampling_s": ("sampling_s", 1.0),
+    "learner_update_s": ("learner_update_s", 1.0),
+    "weight_sync_s": ("weight_sync_s", 1.0),
+    "env_step_per_step_ms": ("env_step_per_step_s", 1e3),
+    "inference_per_step_ms": ("inference_per_step_s", 1e3),
+    "env_to_module_per_step_ms": ("env_to_module_per_step_s", 1e3),
+    "module_to_env_per_step_ms": ("module_to_env_per_step_s", 1e3),
+}
+
+
+def _resampled(rows: pd.DataFrame, config: pd.Series, n: int, rng) -> pd.DataFrame:
+    """``n`` bootstrap resamples of one config's measured iterations, each reduced to the medians of the budget's
+    inputs (NaN where a timer was not reported), with the config's runners and envs per runner."""
+    pick = rng.integers(0, len(rows), size=(n, len(rows)))
+    out = {}
+    for col, (src, factor) in _MEDIAN_OF.items():
+        values = rows[src].to_numpy(float) * factor if src in rows else np.full(len(rows), np.nan)
+        if np.isnan(values).all():
+            out[col] = np.nan
+            continue
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a resample of only the timer's missing iterations
+            out[col] = np.nanmedian(values[pick], axis=1)
+    frame = pd.DataFrame(out, index=range(n))
+    frame[spaces.RUNNERS], frame[spaces.ENVS_PER_RUNNER] = config[spaces.RUNNERS], config[spaces.ENVS_PER_RUNNER]
+    return frame
 
 
 def _wanted(df: pd.DataFrame) -> pd.Series:
@@ -220,6 +352,8 @@ def _advice(verdict: str, r: pd.Series, cores: float) -> str:
         )
     return {
         "baseline": "Speedups and the ideal times are relative to this config.",
+        "cannot tell": f"Measure at least {MIN_MEASURED} iterations after warm-up (more --iterations, or a --precision "
+        "target) to rank what limits it.",
         "cpu_cores": (
             f"Its {wants} share {cores:g} cores: run at most {free} runner(s) here (one per free core), "
             f"{'fewer ASYNC envs (or SYNC), ' if is_async else ''}or add nodes."
@@ -242,12 +376,36 @@ def _advice(verdict: str, r: pd.Series, cores: float) -> str:
     }[verdict]
 
 
-def diagnose(scaled: pd.DataFrame, *, cores: float, tolerance: float = 0.05) -> pd.DataFrame:
+def diagnose(
+    scaled: pd.DataFrame,
+    *,
+    cores: float,
+    physical_cores: float | None = None,
+    iterations: pd.DataFrame | None = None,
+    config_keys: list[str] | None = None,
+    warmup_iterations: int = 1,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    tolerance: float = 0.05,
+) -> pd.DataFrame:
     """``loss_budget`` then ``limits``, over ``metrics.scaling``'s table of the measured configs.
 
-    Each row already carries its reservation (cpus_reserved, busy_processes)
-    and hardware use (busy_cores_mean, load_avg_1m_peak; NaN where nothing was
-    sampled) from ``analysis.table.per_config``. Returns ``scaled`` with every
-    column both functions add.
+    Each row already carries its reservation (cpus_reserved, busy_processes,
+    concurrent_processes) and hardware use (busy_cores_mean, load_avg_1m_peak;
+    NaN where nothing was sampled) from ``analysis.table.per_config``. With the
+    measured ``iterations`` (and their ``config_keys``), every verdict carries
+    its uncertainty (``resample_budget``); without, it is the point estimate's.
+    Returns ``scaled`` with every column both functions add.
     """
-    return limits(loss_budget(scaled), cores=cores, tolerance=tolerance)
+    budget = loss_budget(scaled)
+    resamples = None
+    if iterations is not None:
+        resamples = resample_budget(
+            budget,
+            iterations,
+            config_keys=config_keys or [spaces.RUNNERS, spaces.ENVS_PER_RUNNER],
+            warmup_iterations=warmup_iterations,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+    return limits(budget, cores=cores, physical_cores=physical_cores, resamples=resamples, tolerance=tolerance)

@@ -9,8 +9,11 @@ import pandas as pd
 
 from parallel_tune.analysis import diagnosis, metrics
 from parallel_tune.analysis.table import per_config
-from parallel_tune.core.stats import measured, ratio_of_medians
+from parallel_tune.core.stats import iterations_needed, measured, ratio_of_medians
 from parallel_tune.core.tables import UNRUN
+
+#: Runner counts above the smallest that Amdahl's law is fitted over: one point fits any serial fraction exactly.
+MIN_FIT_WIDTHS = 2
 
 if TYPE_CHECKING:  # the loader reads Tune's directories through Ray; the findings only need its tables
     from parallel_tune.analysis.load import Experiment
@@ -47,6 +50,7 @@ def of(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> Findings:
         baseline=space.baseline_config() if space else {},
         warmup_iterations=space.warmup_iterations if space else 1,
         cores=experiment.cores,
+        physical_cores=experiment.physical_cores,
         cluster=experiment.record.on_cluster,
         precision=space.precision if space else None,
         drift_iterations=experiment.drift,
@@ -64,6 +68,7 @@ def findings(
     baseline: dict,
     warmup_iterations: int,
     cores: int,
+    physical_cores: int | None = None,
     cluster: bool = False,
     ceiling: pd.DataFrame | None = None,
     precision: float | None = None,
@@ -72,12 +77,17 @@ def findings(
 ) -> Findings:
     """Every metric over one experiment's tables (``analysis.load.Experiment``'s).
 
-    ``cores``: the real cores of the node(s) the sweep ran on, which the
-    diagnosis and the misconfiguration checks judge the configs against
-    (``cluster``: a Ray cluster's nodes, each load judged against its own node).
-    Amdahl's fit and Karp-Flatt leave out configs limited by the cores: their
-    speedup says how many processes shared a core, not how RLlib scales.
-    ``precision``: the sweep's target; adds ``precision_reached`` per config.
+    ``cores``: the real (logical) cores of the node(s) the sweep ran on, which
+    the diagnosis and the misconfiguration checks judge the configs against
+    (``cluster``: a Ray cluster's nodes, each load judged against its own node);
+    ``physical_cores`` (default ``cores``): what a config's concurrent processes
+    must fit. Amdahl's fit and Karp-Flatt leave out every config whose
+    processes did not fit the physical cores, whatever its verdict: its
+    speedup says how many processes shared a core, not how RLlib scales; they
+    fit only where ``MIN_FIT_WIDTHS`` runner counts above the smallest remain.
+    ``precision``: the sweep's target; adds ``precision_reached`` and
+    ``iterations_needed`` (measured iterations that target needs at the
+    config's noise, ``stats.iterations_needed``) per config.
     ``drift_iterations``: the baseline re-measured at the end (same columns as
     ``iterations``); ``drift`` compares it with the same config's own trial
     (``ratio_of_medians`` plus its ``label`` and ``is_baseline``).
@@ -95,21 +105,34 @@ def findings(
     if configs.empty or not configs["measured"].any():
         return empty
     ran = configs[configs["measured"] & ~configs["status"].isin(UNRUN)]
-    scaled = metrics.scaling(ran, baseline, group_keys=config_keys)
+    scaled = metrics.scaling(
+        ran, baseline, group_keys=config_keys, iterations=iterations, warmup_iterations=warmup_iterations
+    )
     if ceiling is not None and not ceiling.empty:
         scaled = metrics.ceiling_fraction(scaled, ceiling)
-    scaled = diagnosis.diagnose(scaled, cores=cores)
-    runner_slice = metrics.runner_scaling(scaled[scaled["limited_by"] != "cpu_cores"])
+    scaled = diagnosis.diagnose(
+        scaled,
+        cores=cores,
+        physical_cores=physical_cores,
+        iterations=iterations,
+        config_keys=config_keys,
+        warmup_iterations=warmup_iterations,
+    )
+    runner_slice = metrics.runner_scaling(scaled[~scaled["cores_oversubscribed"]])
     if precision is not None:
         scaled["precision_reached"] = scaled["rel_half_width"] <= precision
+        times = measured(iterations, warmup_iterations)
+        own = [times[metrics.same_config(times, r, config_keys)]["time_this_iter_s"] for _, r in scaled.iterrows()]
+        scaled["iterations_needed"] = [iterations_needed(t, precision=precision) for t in own]
     stamped = "reported_at_s" in iterations and iterations["reported_at_s"].notna().all()
     timing = metrics.harness_time(iterations, started_at_s=started_at_s) if stamped else {}
     if timing:
         scaled = scaled.merge(timing["trials"], on="trial_name", how="left")
+    widths = int((runner_slice["width"] > 1).sum()) if len(runner_slice) else 0
     fit = (
         metrics.amdahl_fit(runner_slice["width"], runner_slice["slice_speedup"])
-        if len(runner_slice) > 1
-        else {"points": 0}
+        if widths >= MIN_FIT_WIDTHS
+        else {"points": widths}
     )
     return Findings(
         configs=configs,

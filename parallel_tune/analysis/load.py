@@ -92,6 +92,14 @@ class Experiment:
             return int(cluster.get("resources", {}).get("CPU") or machine.get("logical_cores") or 1)
         return int(machine.get("logical_cores") or 1)
 
+    @property
+    def physical_cores(self) -> int:
+        """Physical cores the trials ran on (as ``cores``, without hyperthreads): what concurrent processes fit."""
+        machine, cluster = self.record.machine, self.record.cluster
+        if self.record.on_cluster and cluster.get("nodes"):
+            return int(sum(n.get("physical_cores") or n.get("logical_cores") or 0 for n in cluster["nodes"]))
+        return int(machine.get("physical_cores") or self.cores)
+
     def metadata(self) -> dict[str, Any]:
         """What every table written from this experiment carries: the record, where it was read, its problems."""
         return {**self.record.to_dict(), "experiment_dir": str(self.experiment_dir), "problems": self.problems}
@@ -247,7 +255,7 @@ def _migrate(experiment: Experiment) -> Experiment:
 
     Before labels were kept, a config's ``label`` is built from its grid
     values; before ASYNC envs were counted, ``busy_processes`` from its
-    config; before placements were recorded, none; before clusters were
+    config (and ``concurrent_processes``); before placements were recorded, none; before clusters were
     sampled per node, telemetry is the one machine's, with its cores; before
     the drift table kept every grid key, a missing one is the baseline's (the
     check then always ran the baseline).
@@ -258,12 +266,15 @@ def _migrate(experiment: Experiment) -> Experiment:
         if not df.empty and "label" not in df:
             df.insert(df.columns.get_loc("trial_name") + 1, "label", df.apply(lambda r: spaces.label(r, grid_keys), 1))
     trials = experiment.trials
-    if not trials.empty and "busy_processes" not in trials:
-        fixed = space.full_config({}) if space else dict(spaces.RLLIB_DEFAULTS)
-        trials["busy_processes"] = [
-            spaces.busy_processes({**fixed, **{k: r[k] for k in experiment.config_keys if k in r}})
-            for _, r in trials.iterrows()
-        ]
+    fixed = space.full_config({}) if space else dict(spaces.RLLIB_DEFAULTS)
+    for col, count in (
+        ("busy_processes", spaces.busy_processes),
+        ("concurrent_processes", spaces.concurrent_processes),
+    ):
+        if not trials.empty and col not in trials:
+            trials[col] = [
+                count({**fixed, **{k: r[k] for k in experiment.config_keys if k in r}}) for _, r in trials.iterrows()
+            ]
     for col, default in (("placement", ""), ("bundle_nodes", ""), ("nodes_used", 0)):
         if not trials.empty and col not in trials:
             trials[col] = default
@@ -323,7 +334,7 @@ def load_experiment(experiment_dir: Path | str, *, space: spaces.SearchSpace | N
       ``total_envs``; each iteration's first complete run only;
     - ``trials``: per config, status, error, iterations_completed,
       iterations_rerun, cpus_reserved, gpus_reserved, busy_processes,
-      sampling_cpus, node_ip, path, placement, bundle_nodes, nodes_used and
+      concurrent_processes, sampling_cpus, node_ip, path, placement, bundle_nodes, nodes_used and
       total_envs, with the record's planned configs that have no trial
       (``SKIPPED``: they could not fit; ``NOT_STARTED``: the sweep stopped first);
     - ``telemetry``: per sample, the trial's ``telemetry.parquet``.
@@ -431,6 +442,7 @@ def _unrun_row(
         "cpus_reserved": float(cpus),
         "gpus_reserved": float(gpus),
         "busy_processes": spaces.busy_processes(full),
+        "concurrent_processes": spaces.concurrent_processes(full),
         "sampling_cpus": float("nan"),
         "node_ip": "",
         "path": "",
@@ -454,6 +466,7 @@ def _trial_row(trial, name: str, config: dict[str, Any], part: pd.DataFrame, gri
         "cpus_reserved": cpus,
         "gpus_reserved": gpus,
         "busy_processes": spaces.busy_processes(trial.config),
+        "concurrent_processes": spaces.concurrent_processes(trial.config),
         "sampling_cpus": sampling_cpus,
         "node_ip": part["node_ip"].dropna().iloc[-1] if part["node_ip"].notna().any() else "",
         "path": str(trial.path),

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from parallel_tune.core import spaces
-from parallel_tune.core.stats import bootstrap_ci, measured, relative_half_width
+from parallel_tune.core.stats import bootstrap_ci, measured, ratio_of_medians, relative_half_width, variation_pct
 from parallel_tune.core.tables import SKIPPED
 
 #: The original study's rating bands on efficiency (%): (name, lower edge), best first. The top
@@ -87,8 +87,9 @@ def summarize(
     warmup_iterations: int = 1,
     max_rel_ci_width: float = 0.2,
     seed: int = 0,
+    n_resamples: int = 2000,
 ) -> pd.DataFrame:
-    """Per-config statistics over measured iterations.
+    """Per-config statistics over measured iterations (``n_resamples``: the bootstrap's).
 
     Returns one row per config: <group_keys>, total_envs, n_measured,
     time_per_iter_s (median), time_per_iter_s_ci_low/high (bootstrap 95 %),
@@ -96,7 +97,8 @@ def summarize(
     env_steps_per_s (median of steps sampled / wall time) and its interval,
     rel_ci_width (interval width / median time), rel_half_width (its wider
     side / median: what ``--precision`` bounds), unreliable (width above
-    ``max_rel_ci_width``, or fewer than 2 measured iterations), the median
+    ``max_rel_ci_width``, or fewer than 2 measured iterations), time_cv_pct
+    (the iteration times' coefficient of variation: the noise), the median
     sampling_s / learner_update_s / weight_sync_s / other_s and each one's
     share of the iteration (``*_share_pct``), and per-step times in ms.
     """
@@ -106,8 +108,8 @@ def summarize(
         t = g["time_this_iter_s"].to_numpy(float)
         sps = (g["env_steps_sampled"] / g["time_this_iter_s"]).to_numpy(float)
         t_med = float(np.median(t))
-        t_lo, t_hi = bootstrap_ci(t, seed=seed)
-        s_lo, s_hi = bootstrap_ci(sps, seed=seed)
+        t_lo, t_hi = bootstrap_ci(t, seed=seed, n_resamples=n_resamples)
+        s_lo, s_hi = bootstrap_ci(sps, seed=seed, n_resamples=n_resamples)
         width = (t_hi - t_lo) / t_med if t_med else float("nan")
         row = dict(zip(group_keys, keys, strict=False))
         if "label" in g:
@@ -123,8 +125,9 @@ def summarize(
             env_steps_per_s_ci_low=s_lo,
             env_steps_per_s_ci_high=s_hi,
             rel_ci_width=width,
-            rel_half_width=relative_half_width(t, seed=seed),
+            rel_half_width=relative_half_width(t, seed=seed, n_resamples=n_resamples),
             unreliable=bool(len(g) < 2 or not width <= max_rel_ci_width),
+            time_cv_pct=variation_pct(t),
         )
         parts = {}
         for col in ("sampling_s", "learner_update_s", "weight_sync_s"):
@@ -142,17 +145,40 @@ def summarize(
     return pd.DataFrame(rows)
 
 
-def rating(efficiency_pct: float) -> str:
-    """The band of ``RATING_BANDS`` an efficiency falls in; "n/a" for NaN."""
+def rating(efficiency_pct: float, low: float | None = None, high: float | None = None) -> str:
+    """The band of ``RATING_BANDS`` an efficiency falls in; "n/a" for NaN.
+
+    With its interval (``low``, ``high``) across a band edge, both ends' bands:
+    "Good or Acceptable" (three or more: "Excellent to Acceptable"), rather than
+    a band that flips from one run to the next.
+    """
     if efficiency_pct is None or np.isnan(efficiency_pct):
         return "n/a"
+    names = [name for name, _ in RATING_BANDS]
+    ends = [_band(v) for v in (high, low) if v is not None and not np.isnan(v)]
+    span = sorted({_band(efficiency_pct), *ends}, key=names.index)
+    if len(span) == 1:
+        return span[0]
+    between = names.index(span[-1]) - names.index(span[0])
+    return f"{span[0]} {'or' if between == 1 else 'to'} {span[-1]}"
+
+
+def _band(efficiency_pct: float) -> str:
     (top, top_edge), *rest = RATING_BANDS
     if efficiency_pct > top_edge:
         return top
     return next((name for name, edge in rest if efficiency_pct >= edge), rest[-1][0])
 
 
-def scaling(configs: pd.DataFrame, baseline: dict, *, group_keys: list[str]) -> pd.DataFrame:
+def scaling(
+    configs: pd.DataFrame,
+    baseline: dict,
+    *,
+    group_keys: list[str],
+    iterations: pd.DataFrame | None = None,
+    warmup_iterations: int = 1,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Speedup and efficiency of every measured config relative to ``baseline``.
 
     ``configs``: ``analysis.table.per_config``'s rows that were measured (each
@@ -164,7 +190,10 @@ def scaling(configs: pd.DataFrame, baseline: dict, *, group_keys: list[str]) -> 
     efficiency per env, as the original study rated). If the baseline config
     was not measured, the nearest config stands in (``spaces.stand_in_order``,
     the one the sweep's drift check re-measures); ``baseline_name`` says which
-    and ``is_baseline`` marks its row.
+    and ``is_baseline`` marks its row. With the per-iteration ``iterations``:
+    speedup_ci_low/high (``ratio_of_medians`` of the baseline's times over the
+    config's, both resampled) and efficiency_per_env_pct_ci_low/high, and a
+    rating that names both bands where that interval crosses an edge.
     """
     out = configs.reset_index(drop=True).copy()
     is_base = np.logical_and.reduce([out[k] == v for k, v in baseline.items() if k in out]) if baseline else None
@@ -176,9 +205,24 @@ def scaling(configs: pd.DataFrame, baseline: dict, *, group_keys: list[str]) -> 
     out["speedup"] = base["time_per_iter_s"] / out["time_per_iter_s"]
     out["efficiency_per_env_pct"] = 100 * out["speedup"] / (out["total_envs"] / base["total_envs"])
     out["efficiency_per_cpu_pct"] = 100 * out["speedup"] / (out["sampling_cpus"] / base["sampling_cpus"])
-    out["rating"] = out["efficiency_per_env_pct"].map(rating)
     out["baseline_name"] = ",".join(f"{k}={base[k]}" for k in group_keys)
     out["is_baseline"] = same_config(out, base, group_keys)
+    out["speedup_ci_low"] = out["speedup_ci_high"] = np.nan
+    if iterations is not None and not iterations.empty:
+        times = measured(iterations, warmup_iterations)
+        base_times = times[same_config(times, base, group_keys)]["time_this_iter_s"]
+        for i, r in out[~out["is_baseline"]].iterrows():
+            ratio = ratio_of_medians(
+                times[same_config(times, r, group_keys)]["time_this_iter_s"], base_times, seed=seed
+            )
+            out.loc[i, ["speedup_ci_low", "speedup_ci_high"]] = ratio["ci_low"], ratio["ci_high"]
+    per_env = out["total_envs"] / base["total_envs"]
+    out["efficiency_per_env_pct_ci_low"] = 100 * out["speedup_ci_low"] / per_env
+    out["efficiency_per_env_pct_ci_high"] = 100 * out["speedup_ci_high"] / per_env
+    out["rating"] = [
+        rating(r.efficiency_per_env_pct, r.efficiency_per_env_pct_ci_low, r.efficiency_per_env_pct_ci_high)
+        for r in out.itertuples()
+    ]
     return out
 
 
@@ -257,19 +301,31 @@ def ceiling_fraction(scaled: pd.DataFrame, ceiling: pd.DataFrame) -> pd.DataFram
 
 
 def recommend(scaled: pd.DataFrame, *, good_floor_pct: float = 60.0) -> dict[str, object]:
-    """The fastest config (most env steps/s), and the widest config still rated Good or better (per env).
+    """The fastest config (most env steps/s), the configs as fast within their intervals, and the widest config
+    still rated Good or better (per env).
 
     The fastest carries everything ``scaled`` knows of it: time per iteration,
     efficiency per CPU, and its ceiling fraction where ``ceiling_fraction`` ran.
+    ``as_fast``: the labels of the others whose env steps/s interval reaches
+    the fastest's (a noisier run could have named any of them); empty where
+    the fastest leads clearly, or where no interval was measured.
     """
     ok = scaled[scaled["env_steps_per_s"].notna()]
     if ok.empty:
         return {}
-    fastest = ok.sort_values(["env_steps_per_s", "sampling_cpus"], ascending=[False, True]).iloc[0]
+    ranked = ok.sort_values(["env_steps_per_s", "sampling_cpus"], ascending=[False, True])
+    fastest = ranked.iloc[0]
     good = ok[ok["efficiency_per_env_pct"] >= good_floor_pct].sort_values(
         ["total_envs", "time_per_iter_s"], ascending=[False, True]
     )
-    return {"fastest": fastest.to_dict(), "largest_good": good.iloc[0].to_dict() if len(good) else None}
+    low = fastest.get("env_steps_per_s_ci_low", np.nan)
+    high = ranked.get("env_steps_per_s_ci_high", pd.Series(np.nan, index=ranked.index)).iloc[1:]
+    as_fast = [str(ranked.loc[i].get("label", i)) for i in high.index if high[i] >= low]
+    return {
+        "fastest": fastest.to_dict(),
+        "as_fast": as_fast,
+        "largest_good": good.iloc[0].to_dict() if len(good) else None,
+    }
 
 
 def telemetry_by_node(telemetry: pd.DataFrame) -> pd.DataFrame:
@@ -280,7 +336,8 @@ def telemetry_by_node(telemetry: pd.DataFrame) -> pd.DataFrame:
     load_avg_1m, mem_used_mb, ray_workers_cpu_s, and gpu<i>_util_pct /
     gpu<i>_mem_used_mb where GPUs were visible. Returns trial_name, node_id,
     node_ip, node_cores, samples, cpu_util_pct_mean/_peak, busy_cores_mean,
-    load_avg_1m_peak, mem_used_mb_peak, ray_workers_cpu_s (CPU seconds the
+    load_avg_1m_peak, cpu_steal_pct_mean (CPU time the hypervisor gave other
+    tenants; NaN where not recorded), mem_used_mb_peak, ray_workers_cpu_s (CPU seconds the
     node's Ray workers used during the trial), gpu_util_pct_mean/_peak and
     gpu_mem_used_mb_peak (NaN without GPU samples).
     """
@@ -302,6 +359,7 @@ def telemetry_by_node(telemetry: pd.DataFrame) -> pd.DataFrame:
                 "cpu_util_pct_peak": g["cpu_util_pct"].max(),
                 "busy_cores_mean": g["busy_cores"].mean(),
                 "load_avg_1m_peak": g["load_avg_1m"].max(),
+                "cpu_steal_pct_mean": g["cpu_steal_pct"].mean() if "cpu_steal_pct" in g else float("nan"),
                 "mem_used_mb_peak": g["mem_used_mb"].max(),
                 "ray_workers_cpu_s": g["ray_workers_cpu_s"].max() - g["ray_workers_cpu_s"].min(),
                 "gpu_util_pct_mean": gpu_util.mean() if gpu_util.notna().any() else float("nan"),
@@ -320,7 +378,7 @@ def telemetry_summary(telemetry: pd.DataFrame) -> pd.DataFrame:
     Returns trial_name, nodes_sampled, node_cores (summed), samples,
     cpu_util_pct_mean (mean over nodes) / _peak, busy_cores_mean (summed:
     cores busy across the trial's nodes), load_avg_1m_peak (the highest
-    node's), mem_used_mb_peak and ray_workers_cpu_s (summed),
+    node's), cpu_steal_pct_mean (mean over nodes), mem_used_mb_peak and ray_workers_cpu_s (summed),
     gpu_util_pct_mean / _peak and gpu_mem_used_mb_peak. On one machine these
     are that machine's figures.
     """
@@ -336,6 +394,7 @@ def telemetry_summary(telemetry: pd.DataFrame) -> pd.DataFrame:
         cpu_util_pct_peak=("cpu_util_pct_peak", "max"),
         busy_cores_mean=("busy_cores_mean", "sum"),
         load_avg_1m_peak=("load_avg_1m_peak", "max"),
+        cpu_steal_pct_mean=("cpu_steal_pct_mean", "mean"),
         mem_used_mb_peak=("mem_used_mb_peak", "sum"),
         ray_workers_cpu_s=("ray_workers_cpu_s", "sum"),
         gpu_util_pct_mean=("gpu_util_pct_mean", "mean"),

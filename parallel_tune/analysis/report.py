@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from parallel_tune.analysis.diagnosis import LIMITS, LOSS_PARTS, PART_LABELS, processes_text
+from parallel_tune.analysis.diagnosis import LIMITS, LOSS_PARTS, OWN_PARTS, PART_LABELS, processes_text
 from parallel_tune.analysis.findings import Findings
 from parallel_tune.analysis.metrics import RATING_BANDS
 from parallel_tune.core.files import DASHBOARD
 from parallel_tune.core.record import ExperimentRecord
+from parallel_tune.core.stats import PRECISION_HELP
 from parallel_tune.core.tables import SKIPPED, UNFINISHED
 
 #: The order configs are listed in, in every table and panel: fewest sampling CPUs, then fewest envs.
@@ -203,7 +204,8 @@ def drift_section(found: Findings) -> list[str]:
 
 
 def measurement_section(found: Findings, record: ExperimentRecord) -> list[str]:
-    """How much each config was measured, whether the precision asked was reached, and what the harness cost."""
+    """How much each config was measured and how noisy it was, whether the precision asked was reached (and if not,
+    what it would take), and what the harness cost."""
     scaled, space = found.scaled, record.space
     if scaled.empty or space is None:
         return []
@@ -228,11 +230,39 @@ def measurement_section(found: Findings, record: ExperimentRecord) -> list[str]:
                 str(int(r["n_measured"])),
                 "±" + _num(100 * r["rel_half_width"], ".1f") + " %",
                 verdict,
+                _num(r.get("time_cv_pct", np.nan), ".1f") + " %",
+                _num(r.get("cpu_steal_pct_mean", np.nan), ".1f"),
                 _num(r.get("startup_s", np.nan), ".1f"),
             ]
         )
-    header = ["config", "iterations run", "measured", "95 % CI half-width", "precision reached", "start-up s"]
-    out = ["## How long each config was measured", "", intro, "", _table(header, rows, "lrrrlr"), ""]
+    header = ["config", "iterations run", "measured", "95 % CI half-width", "precision reached", "time CV"]
+    out = [
+        "## How long each config was measured",
+        "",
+        intro,
+        "",
+        _table([*header, "steal %", "start-up s"], rows, "lrrrlrrr"),
+        "",
+    ]
+    out += [
+        "Time CV is the spread of the measured iterations' times (standard deviation over mean); steal % the CPU "
+        "time the hypervisor gave other tenants while the trial ran (– where the kernel does not report it).",
+        "",
+    ]
+    short = scaled[scaled["precision_reached"] == False] if "precision_reached" in scaled else scaled.iloc[0:0]  # noqa: E712
+    if len(short):
+        allowed = space.iterations - space.warmup_iterations
+        out.append(
+            f"±{100 * found.precision:g} % was out of reach for {len(short)} of {len(scaled)} configs at the noise "
+            f"they measured (the cap allowed {allowed} measured iterations); about how many each would need:"
+        )
+        for _, r in short.sort_values(ORDER).iterrows():
+            needed = r.get("iterations_needed")
+            out.append(
+                f"- {config_label(r)}: ±{100 * r['rel_half_width']:.1f} % after {int(r['n_measured'])} (time CV "
+                f"{r.get('time_cv_pct', np.nan):.0f} %): {f'about {needed:.0f}' if pd.notna(needed) else 'cannot say'}"
+            )
+        out += ["", f"What helps: {PRECISION_HELP}.", ""]
     h = found.harness
     if h and not pd.isna(h.get("wall_s")):
         share = 100 * h["in_iterations_s"] / h["wall_s"] if h["wall_s"] else float("nan")
@@ -265,9 +295,16 @@ def recommendation_section(found: Findings) -> list[str]:
     else:
         line += " (no ceiling measured: sweep with `--ceiling` to see how far this is from the bare environment)"
     out = ["## Recommendation", "", line + "."]
+    as_fast = found.recommendation.get("as_fast") or []
+    if as_fast:
+        out.append(
+            f"- **As fast within the intervals:** {', '.join(as_fast)}: their env steps/s interval reaches the "
+            "fastest's, so another run on this machine could name one of them fastest."
+        )
     if fastest.get("limited_by") not in (None, "baseline"):
         out.append(
-            f"- **What limits it:** {LIMITS[fastest['limited_by']]} (`{fastest['limited_by']}`). {fastest['advice']}"
+            f"- **What limits it:** {LIMITS[fastest['limited_by']]} ({verdict_text(pd.Series(fastest))}). "
+            f"{fastest['advice']}"
         )
     good = found.recommendation.get("largest_good")
     if good:
@@ -293,7 +330,7 @@ def budget_section(found: Findings) -> list[str]:
             _num(r["ideal_time_per_iter_s"]),
             _num(r["lost_time_s"], "+.2f"),
             *(_num(r[col], "+.2f") for col in LOSS_PARTS.values()),
-            f"`{r['limited_by']}`",
+            verdict_text(r),
         ]
         for _, r in ordered.iterrows()
     ]
@@ -331,6 +368,10 @@ def explain(r: pd.Series, cores: float) -> str:
             f"{head}; {share} slowed down by {processes_text(r)} on {cores:g} cores (an env step cost "
             f"{r['step_cost_ratio']:.1f}x the baseline's{busy}): limited by the CPU cores. {r['advice']}"
         )
+    if verdict == "cannot tell":
+        return f"{head}, {net}: {LIMITS[verdict]}. {r['advice']}"
+    if verdict == "mixed":
+        return f"{head}, {net}: {_contenders_text(r)}: `mixed`. {r['advice']}"
     if lost > 0 and r[LOSS_PARTS[verdict]] > 0:
         part = r[LOSS_PARTS[verdict]]
         share = f"of the {net}, {part:.2f} s" if part <= lost else f"{part:.2f} s ({net} net, other parts gained)"
@@ -342,6 +383,30 @@ def explain(r: pd.Series, cores: float) -> str:
         f"(the largest gain: {PART_LABELS[best]}, {gains[best]:+.2f} s). Its largest remaining cost is "
         f"{LIMITS[verdict]}: limited by `{verdict}`. {r['advice']}"
     )
+
+
+def _contenders_text(r: pd.Series) -> str:
+    """'env step +1.20 s [0.80, 1.55] and learner +1.05 s [0.70, 1.40] lose about as much' (or, within tolerance of
+    the ideal, the two largest costs of its own)."""
+    parts = [p.strip() for p in str(r.get("contenders", "")).split(",") if p.strip() in LOSS_PARTS]
+    if r.get("verdict_basis") == "own":
+        own = " and ".join(f"{PART_LABELS[p]} {r[OWN_PARTS[p]]:.2f} s" for p in parts)
+        return f"its two largest costs, {own}, are about as large"
+    each = []
+    for p in parts:
+        col = LOSS_PARTS[p]
+        interval = (
+            f" [{r[col + '_ci_low']:+.2f}, {r[col + '_ci_high']:+.2f}]" if pd.notna(r.get(col + "_ci_low")) else ""
+        )
+        each.append(f"{PART_LABELS[p]} {r[col]:+.2f} s{interval}")
+    return f"{' and '.join(each)} lose about as much"
+
+
+def verdict_text(r: pd.Series) -> str:
+    """'`learner`', or '`mixed` (env step, learner)': a verdict as the tables show it."""
+    if r["limited_by"] == "mixed":
+        return f"`mixed` ({', '.join(PART_LABELS.get(p, p) for p in str(r['contenders']).split(', '))})"
+    return f"`{r['limited_by']}`"
 
 
 def learner_device_section(found: Findings) -> list[str]:
@@ -399,17 +464,17 @@ def why_section(found: Findings) -> list[str]:
         "env-to-module + module-to-env connector pipelines).",
         "",
     ]
-    core_bound = scaled[scaled["limited_by"] == "cpu_cores"] if "limited_by" in scaled else scaled.iloc[0:0]
+    crowded = scaled[scaled["cores_oversubscribed"]] if "cores_oversubscribed" in scaled else scaled.iloc[0:0]
     left_out = ""
-    if len(core_bound):
+    if len(crowded):
         left_out = (
-            f" Left out of the fit: {', '.join(core_bound.apply(config_label, axis=1))}, limited by the CPU cores "
-            "(their speedup says how many processes shared a core, not how RLlib scales)."
+            f" Left out of the fit: {', '.join(crowded.apply(config_label, axis=1))}, whose processes outnumber the "
+            "cores (their speedup says how many processes shared a core, not how RLlib scales)."
         )
-    if fit.get("points", 0):
+    if "serial_fraction" in fit:
         out.append(
-            f"**Amdahl's law** over the runner-only configs not limited by the cores ({fit['points']} widths > 1): "
-            "serial fraction "
+            f"**Amdahl's law** over the runner-only configs whose processes fit the cores ({fit['points']} widths "
+            "> 1): serial fraction "
             f"{_num(100 * fit['serial_fraction'], '.1f')} %, so speedup cannot exceed "
             f"{_num(fit['max_speedup'], '.1f')}x however many runners (fit RMSE {_num(fit['rmse'], '.2f')}x)."
         )
@@ -425,8 +490,13 @@ def why_section(found: Findings) -> list[str]:
                 "(synchronisation, collection), not a fixed serial part."
             )
         out += [left_out.strip(), ""] if left_out else [""]
-    elif left_out:
-        out += [f"No Amdahl fit: too few runner counts are left.{left_out}", ""]
+    elif scaled["num_env_runners"].nunique() > 1:
+        n = fit.get("points", 0)
+        out += [
+            f"No Amdahl fit: {n} runner count(s) above the smallest fit the cores, and one point fits any serial "
+            f"fraction exactly; a fit needs at least two.{left_out}",
+            "",
+        ]
     return out
 
 

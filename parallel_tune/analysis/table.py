@@ -21,15 +21,17 @@ def per_config(
     warmup_iterations: int,
     max_rel_ci_width: float = 0.2,
     seed: int = 0,
+    n_resamples: int = 2000,
 ) -> pd.DataFrame:
-    """One row per config of ``trials`` (skipped and never-started ones too), sorted by the config keys.
+    """One row per config of ``trials`` (skipped and never-started ones too), sorted by the config keys
+    (``n_resamples``: the bootstrap's, for the intervals).
 
     ``iterations``, ``trials`` and ``telemetry`` are ``analysis.load``'s
     tables. Columns, left to right:
 
     - the trial's: trial_name, label, <config_keys>, status, error,
       iterations_completed, iterations_rerun, cpus_reserved, gpus_reserved,
-      busy_processes, sampling_cpus, node_ip, path, placement, bundle_nodes,
+      busy_processes, concurrent_processes, sampling_cpus, node_ip, path, placement, bundle_nodes,
       nodes_used, total_envs (those the trials table has);
     - ``metrics.summarize``'s over its measured iterations: n_measured,
       time_per_iter_s with its _ci_low/_ci_high, env_steps_per_iter,
@@ -38,7 +40,7 @@ def per_config(
       with their *_share_pct, and the *_per_step_ms timers (NaN where nothing
       was measured);
     - ``metrics.telemetry_summary``'s: nodes_sampled, node_cores, samples,
-      cpu_util_pct_mean/_peak, busy_cores_mean, load_avg_1m_peak,
+      cpu_util_pct_mean/_peak, busy_cores_mean, load_avg_1m_peak, cpu_steal_pct_mean,
       mem_used_mb_peak, ray_workers_cpu_s, gpu_util_pct_mean/_peak,
       gpu_mem_used_mb_peak (NaN where nothing was sampled);
     - ``measured``: at least one measured iteration.
@@ -53,6 +55,7 @@ def per_config(
             warmup_iterations=warmup_iterations,
             max_rel_ci_width=max_rel_ci_width,
             seed=seed,
+            n_resamples=n_resamples,
         )
         if not iterations.empty
         else pd.DataFrame()

@@ -413,6 +413,20 @@ def busy_processes(config: dict[str, Any]) -> int:
     return 1 + int(config.get("num_learners", 0) or 0) + samplers
 
 
+def concurrent_processes(config: dict[str, Any]) -> int:
+    """Processes a config keeps busy at the same moment: what must fit the cores for it to scale.
+
+    PPO samples, then learns: the two phases take turns, so the larger counts.
+    Sampling keeps every env runner busy at once (the main process when there
+    are none), and with ASYNC vectorisation every env subprocess of each;
+    learning keeps the local learner busy, or each remote learner.
+    """
+    runners = int(config.get(RUNNERS, RLLIB_DEFAULTS[RUNNERS]) or 0)
+    envs = int(config.get(ENVS_PER_RUNNER, RLLIB_DEFAULTS[ENVS_PER_RUNNER]) or 1)
+    per_sampler = envs if str(config.get("gym_env_vectorize_mode", "sync")).lower() == "async" else 1
+    return max(max(runners, 1) * per_sampler, int(config.get("num_learners", 0) or 0), 1)
+
+
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 

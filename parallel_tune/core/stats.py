@@ -33,11 +33,11 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
-def relative_half_width(values: np.ndarray, *, seed: int = 0) -> float:
+def relative_half_width(values: np.ndarray, *, seed: int = 0, n_resamples: int = 2000) -> float:
     """The wider side of the median's bootstrap 95 % interval, relative to the median; NaN under 2 values."""
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)]
-    lo, hi = bootstrap_ci(values, seed=seed)
+    lo, hi = bootstrap_ci(values, seed=seed, n_resamples=n_resamples)
     if np.isnan(lo):
         return float("nan")
     median = float(np.median(values))
@@ -49,6 +49,57 @@ def precise_enough(times: np.ndarray, *, precision: float, min_measured: int) ->
     times = np.asarray(times, dtype=float)
     times = times[~np.isnan(times)]
     return len(times) >= min_measured and relative_half_width(times) <= precision
+
+
+#: What helps where the noise puts a precision target out of reach: the sweep says it, and the report repeats it.
+PRECISION_HELP = (
+    "a bigger train_batch_size (longer iterations average out more noise), fewer trials at once, or a quieter machine"
+)
+
+
+def variation_pct(values: np.ndarray) -> float:
+    """Coefficient of variation (sample standard deviation over the mean), in %: how noisy the iterations were."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) < 2 or not values.mean():
+        return float("nan")
+    return float(100 * values.std(ddof=1) / values.mean())
+
+
+def iterations_needed(times: np.ndarray, *, precision: float) -> int | None:
+    """Measured iterations the precision rule would need at this noise: None where it cannot say (under 2 times).
+
+    The interval's half-width shrinks as one over the square root of the
+    iterations, so n measured at half-width h need about n (h / precision)^2.
+    """
+    times = np.asarray(times, dtype=float)
+    times = times[~np.isnan(times)]
+    width = relative_half_width(times)
+    if len(times) < 2 or np.isnan(width):
+        return None
+    return max(len(times), int(np.ceil(len(times) * (width / precision) ** 2)))
+
+
+def precision_out_of_reach(
+    iterations: pd.DataFrame, *, cap: int, warmup_iterations: int, precision: float | None, min_measured: int
+) -> dict | None:
+    """Whether one trial's noise puts the precision target beyond its cap, once ``min_measured`` are in.
+
+    Returns None while it can still be reached (or before it can be judged),
+    else {"measured", "half_width", "needed", "possible"}: measured
+    iterations so far, their interval's relative half-width, about how many
+    the target needs, and how many the cap allows.
+    """
+    if precision is None or iterations.empty:
+        return None
+    times = measured(iterations, warmup_iterations)["time_this_iter_s"].to_numpy(float)
+    possible = cap - warmup_iterations
+    if len(times) < min_measured or precise_enough(times, precision=precision, min_measured=min_measured):
+        return None
+    needed = iterations_needed(times, precision=precision)
+    if needed is None or needed <= possible:
+        return None
+    return {"measured": len(times), "half_width": relative_half_width(times), "needed": needed, "possible": possible}
 
 
 def ratio_of_medians(first: np.ndarray, again: np.ndarray, *, n_resamples: int = 2000, seed: int = 0) -> dict:

@@ -128,8 +128,11 @@ def start(
     if options.ceiling_s:
         _measure_ceiling(planned, experiment_dir, options.ceiling_s, stream)
 
-    tune_callbacks = _callbacks(options, space, len(planned.runnable), extra=callbacks)
-    results = _tuner(run_space, experiment_dir.parent, name, options, tune_callbacks, list(space.grid)).fit()
+    from parallel_tune.run.stopping import SweepScheduler
+
+    scheduler = SweepScheduler(run_space)
+    tune_callbacks = _callbacks(options, space, len(planned.runnable), scheduler, extra=callbacks)
+    results = _tuner(run_space, experiment_dir.parent, name, options, tune_callbacks, list(space.grid), scheduler).fit()
     _maybe_recheck_baseline(planned, results, experiment_dir, options, stream)
     return _finish(experiment_dir, planned, results, stream)
 
@@ -165,12 +168,22 @@ def _record(planned: Plan, argv: list[str] | None, options: SweepOptions) -> rec
 
 
 def _callbacks(
-    options: SweepOptions, space: SearchSpace, trials: int, *, done_before: int = 0, extra: list[Any] | None = None
+    options: SweepOptions,
+    space: SearchSpace,
+    trials: int,
+    scheduler,
+    *,
+    done_before: int = 0,
+    extra: list[Any] | None = None,
 ) -> list[Any]:
-    """Telemetry (unless switched off), progress, then any extra Tune callbacks."""
+    """Telemetry (unless switched off), progress (told by ``scheduler`` what noise puts out of reach), then any extra
+    Tune callbacks."""
     from parallel_tune.run.progress import ProgressCallback
 
-    progress = ProgressCallback(trials, space.iterations, adaptive=space.precision is not None, done_before=done_before)
+    adaptive = space.precision is not None
+    progress = ProgressCallback(
+        trials, space.iterations, adaptive=adaptive, done_before=done_before, scheduler=scheduler
+    )
     out: list[Any] = [progress, *(extra or [])]
     if options.telemetry:
         from parallel_tune.run.telemetry import TelemetryCallback
@@ -201,13 +214,21 @@ def _maybe_recheck_baseline(planned: Plan, results, experiment_dir: Path, option
         _recheck_baseline(planned, experiment_dir, options, stream)
 
 
-def _tuner(space: SearchSpace, storage: Path, name: str, options: SweepOptions, callbacks: list, grid_keys: list[str]):
-    """One Tune trial per config of ``space``, named by the sweep's grid keys, scheduled by ``SweepScheduler``."""
+def _tuner(
+    space: SearchSpace,
+    storage: Path,
+    name: str,
+    options: SweepOptions,
+    callbacks: list,
+    grid_keys: list[str],
+    scheduler,
+):
+    """One Tune trial per config of ``space``, named by the sweep's grid keys, scheduled by ``scheduler`` (the
+    sweep's ``SweepScheduler``)."""
     from ray import tune
 
     from parallel_tune.run import trial
     from parallel_tune.run.probe import measured_ppo
-    from parallel_tune.run.stopping import SweepScheduler
 
     return tune.Tuner(
         measured_ppo(),
@@ -216,7 +237,7 @@ def _tuner(space: SearchSpace, storage: Path, name: str, options: SweepOptions, 
             max_concurrent_trials=options.max_concurrent,
             trial_name_creator=_namer(grid_keys),
             trial_dirname_creator=_namer(grid_keys),
-            scheduler=SweepScheduler(space),
+            scheduler=scheduler,
         ),
         run_config=tune.RunConfig(
             name=name,
@@ -253,8 +274,12 @@ def _recheck_baseline(planned: Plan, experiment_dir: Path, options: SweepOptions
     iterations = space.warmup_iterations + space.min_measured_iterations
     again = replace(space, grid={k: [v] for k, v in point.items()}, iterations=iterations, precision=None)
     print(f"drift check: {trial_name(point, list(point))} again, {iterations} iterations", file=stream)
-    callbacks = _callbacks(options, again, 1)
-    _tuner(again, experiment_dir, DRIFT, replace(options, max_concurrent=1), callbacks, list(space.grid)).fit()
+    from parallel_tune.run.stopping import SweepScheduler
+
+    scheduler = SweepScheduler(again)
+    callbacks = _callbacks(options, again, 1, scheduler)
+    once = replace(options, max_concurrent=1)
+    _tuner(again, experiment_dir, DRIFT, once, callbacks, list(space.grid), scheduler).fit()
 
 
 def _create(experiment_dir: Path) -> None:
@@ -353,8 +378,11 @@ def resume(
         # the record instead, so a resumed sweep schedules, stops, samples and numbers its trials as the record
         # says (and as this version does). Tuner.restore takes no RunConfig: the restored one is set here.
         restored = tuner._local_tuner
-        restored._run_config.callbacks = _callbacks(options, space, len(planned.runnable), done_before=done_before)
-        restored._tune_config.scheduler = SweepScheduler(space)
+        scheduler = SweepScheduler(space)
+        restored._run_config.callbacks = _callbacks(
+            options, space, len(planned.runnable), scheduler, done_before=done_before
+        )
+        restored._tune_config.scheduler = scheduler
         results = tuner.fit()
     _maybe_recheck_baseline(planned, results, experiment_dir, options, stream)
     return _finish(experiment_dir, planned, results, stream)

@@ -12,6 +12,7 @@ import time
 
 from ray.tune import Callback
 
+from parallel_tune.core.stats import PRECISION_HELP
 from parallel_tune.core.tables import REPORTED_AT
 
 
@@ -27,11 +28,22 @@ class ProgressCallback(Callback):
     a precision target stops trials early) as many iterations as the finished
     trials needed on average; before any finished, the cap. ``done_before``:
     trials a resumed sweep had already finished, so its trials keep their numbers.
+    ``scheduler``: the sweep's ``SweepScheduler``, which says as soon as a
+    trial's noise puts the precision target beyond the cap; that is printed.
     """
 
-    def __init__(self, total_trials: int, iterations: int, stream=None, adaptive: bool = False, done_before: int = 0):
+    def __init__(
+        self,
+        total_trials: int,
+        iterations: int,
+        stream=None,
+        adaptive: bool = False,
+        done_before: int = 0,
+        scheduler=None,
+    ):
         self.total_trials = total_trials
         self.done_before = done_before
+        self.scheduler = scheduler
         self.iterations = iterations
         self.adaptive = adaptive
         self.stream = stream
@@ -75,6 +87,15 @@ class ProgressCallback(Callback):
             f"iter {done_iters}/{self.iterations} {result.get('time_this_iter_s', 0.0):.2f} s/iter "
             f"elapsed {_hms(elapsed)} eta {_hms(max(remaining_iters, 0) * mean)}"
         )
+        outlook = self.scheduler.out_of_reach(trial.trial_id) if self.scheduler is not None else None
+        if outlook:
+            target = 100 * self.scheduler.space.precision
+            self._print(
+                f"[trial {self._index(trial)}/{self.total_trials}] {trial}: ±{target:g} % "
+                f"is out of reach within {self.iterations} iterations: ±{100 * outlook['half_width']:.1f} % after "
+                f"{outlook['measured']} measured, about {outlook['needed']} needed ({outlook['possible']} allowed); "
+                f"it runs to the cap. What helps: {PRECISION_HELP}."
+            )
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         if trial.trial_id not in self._order:  # never started here: a resumed trial whose own results end it

@@ -58,9 +58,10 @@ class SweepScheduler(FIFOScheduler):
         self.space = space
         self._rows: dict[str, list[dict]] = {}
         self._checked: set[str] = set()
+        self._told: set[str] = set()
 
     def __getstate__(self):  # Tune pickles its config; what a sweep measured is read again from disk
-        return {**self.__dict__, "_rows": {}, "_checked": set()}
+        return {**self.__dict__, "_rows": {}, "_checked": set(), "_told": set()}
 
     def _iterations(self, trial) -> list[dict]:
         """The trial's first runs of each iteration: from its results on disk the first time, then as reported.
@@ -85,6 +86,22 @@ class SweepScheduler(FIFOScheduler):
                 }
             )
         return TrialScheduler.STOP if done(self.space, pd.DataFrame(rows)) else TrialScheduler.CONTINUE
+
+    def out_of_reach(self, trial_id: str) -> dict | None:
+        """Once per trial, as soon as it can be told: the precision target its noise puts beyond the cap
+        (``stats.precision_out_of_reach``'s figures), else None."""
+        if trial_id in self._told or trial_id not in self._rows:
+            return None
+        outlook = stats.precision_out_of_reach(
+            pd.DataFrame(self._rows[trial_id]),
+            cap=self.space.iterations,
+            warmup_iterations=self.space.warmup_iterations,
+            precision=self.space.precision,
+            min_measured=self.space.min_measured_iterations,
+        )
+        if outlook:
+            self._told.add(trial_id)
+        return outlook
 
     def choose_trial_to_run(self, tune_controller):
         # ``on_trial_add`` cannot stop a trial (Tune files it by status after the call): check it here, once.

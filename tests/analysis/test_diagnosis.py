@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from parallel_tune.analysis import diagnosis
-from parallel_tune.analysis.findings import findings
+from parallel_tune.analysis import diagnosis, findings, metrics
+
+from ..conftest import ROOT
 
 KEYS = ["num_env_runners", "num_envs_per_env_runner"]
 STEPS = 16384
@@ -77,7 +78,7 @@ def oversubscribed():
     return [config(1, learner=0.1), config(3, env_ms=0.4, inf_ms=0.6, conn_ms=1.0, learner=0.1)]
 
 
-def test_doubled_step_costs_on_saturated_cores_blame_the_cores():
+def test_doubled_step_costs_on_saturated_cores_blame_the_cores():  # and the ratio sizes what the cores cost
     out = judged(oversubscribed(), cores=2, busy=[1.0, 2.0], load=[1.0, 3.5])
     row = out.loc[(3, 1)]
     assert row["limited_by"] == "cpu_cores" and row["step_cost_ratio"] == pytest.approx(2.0)
@@ -94,6 +95,80 @@ def test_no_core_verdict_without_both_oversubscription_and_saturation(cores, bus
     row = judged(oversubscribed(), cores=cores, busy=busy, load=load).loc[(3, 1)]
     assert row["limited_by"] != "cpu_cores"
     assert row["limited_by"].startswith("sampling:"), "the doubled per-step costs are then what it lost"
+
+
+def test_processes_that_outnumber_saturated_cores_are_the_verdict_whatever_the_step_cost():
+    # 3 runners sampling at once on 2 cores, saturated, but the per-env step cost rose only 1.1x (a noisy day):
+    # the facts decide; the ratio only sizes what the cores cost.
+    rows = [config(1, env_ms=0.5), config(2, env_ms=0.5), config(3, env_ms=0.55, wait=2.0)]
+    out = judged(rows, cores=2, busy=[1.0, 2.0, 2.0], load=[1.0, 2.0, 3.4])
+    row = out.loc[(3, 1)]
+    assert row["limited_by"] == "cpu_cores" and row["step_cost_ratio"] == pytest.approx(1.1)
+    assert row["concurrent_processes"] == 3 and row["cores_oversubscribed"]
+    # Two runners need two cores at once (the main process waits while they sample): they fit.
+    assert out.loc[(2, 1), "limited_by"] != "cpu_cores" and not out.loc[(2, 1), "cores_oversubscribed"]
+    # Physical cores decide: 4 logical cores with 2 physical do not hold 3 runners either.
+    assert judged(rows, cores=4, busy=[1.0, 3.0, 3.0], load=[1.0, 3, 4.5]).loc[(3, 1), "limited_by"] != "cpu_cores"
+    hyper = diagnosis.diagnose(
+        table(rows).assign(cpus_reserved=[2.0, 3.0, 4.0], busy_cores_mean=3.5, load_avg_1m_peak=4.5),
+        cores=4,
+        physical_cores=2,
+    ).set_index(KEYS)
+    assert hyper.loc[(3, 1), "limited_by"] == "cpu_cores"
+
+
+def iterations_of(rows, *, n=8, noise=0.0, seed=0):
+    """Measured iterations around each config's figures (iteration 1 a warm-up), with relative ``noise``."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in rows:
+        for i in range(1, n + 1):
+            jitter = lambda: 1 + noise * rng.standard_normal()  # noqa: E731
+            learner, sampling = c["learner_update_s"] * jitter(), c["sampling_s"] * jitter()
+            out.append(
+                {
+                    "num_env_runners": c["num_env_runners"],
+                    "num_envs_per_env_runner": c["num_envs_per_env_runner"],
+                    "iteration": i,
+                    "time_this_iter_s": (sampling + learner + c["weight_sync_s"]) * (3 if i == 1 else 1),
+                    "env_steps_sampled": STEPS,
+                    "sampling_s": sampling,
+                    "learner_update_s": learner,
+                    "weight_sync_s": c["weight_sync_s"],
+                    "env_step_per_step_s": c["env_step_per_step_ms"] / 1e3,
+                    "inference_per_step_s": c["inference_per_step_ms"] / 1e3,
+                    "env_to_module_per_step_s": c["env_to_module_per_step_ms"] / 1e3,
+                    "module_to_env_per_step_s": c["module_to_env_per_step_ms"] / 1e3,
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def reserved(rows):
+    return table(rows).assign(cpus_reserved=lambda d: 1.0 + d["num_env_runners"])
+
+
+def test_a_clear_lead_is_named_alone_and_a_close_one_is_mixed():
+    # 2 runners lose 2 s to the learner and 0.1 s elsewhere: clearly the learner, however the iterations vary.
+    clear = [config(1, learner=1.0), config(2, learner=2.5, wait=0.1)]
+    out = diagnosis.diagnose(reserved(clear), cores=16, iterations=iterations_of(clear, noise=0.05)).set_index(KEYS)
+    assert out.loc[(2, 1), "limited_by"] == "learner" and out.loc[(2, 1), "verdict_lead_s_ci_low"] > 0
+    low, high = out.loc[(2, 1), ["lost_learner_s_ci_low", "lost_learner_s_ci_high"]]
+    assert low < out.loc[(2, 1), "lost_learner_s"] < high
+    # Learner and sampling wait lose about as much, and the iterations are noisy: mixed, both named.
+    close = [config(1, learner=1.0), config(2, learner=2.0, wait=1.5)]
+    out = diagnosis.diagnose(reserved(close), cores=16, iterations=iterations_of(close, noise=0.4)).set_index(KEYS)
+    row = out.loc[(2, 1)]
+    assert row["limited_by"] == "mixed" and set(row["contenders"].split(", ")) == {"learner", "sampling:wait"}
+    assert row["advice"].startswith("Two parts lose about as much, within their intervals (")
+    assert row["verdict_lead_s_ci_low"] <= 0
+
+
+def test_too_few_measured_iterations_cannot_tell():
+    rows = [config(1, learner=1.0), config(2, learner=2.5)]
+    out = diagnosis.diagnose(reserved(rows), cores=16, iterations=iterations_of(rows, n=3)).set_index(KEYS)
+    assert out.loc[(2, 1), "limited_by"] == "cannot tell" and "Measure at least 3" in out.loc[(2, 1), "advice"]
+    assert out.loc[(1, 1), "limited_by"] == "baseline"
 
 
 def test_sixteen_envs_on_one_runner_gain_in_inference():
@@ -185,7 +260,7 @@ def test_amdahl_leaves_out_the_core_bound_configs_and_says_so():
             for n, b in zip(trials["trial_name"], [2, 3, 3], strict=True)
         ]
     )
-    found = findings(
+    found = findings.findings(
         it, trials, telemetry, config_keys=KEYS, baseline={"num_env_runners": 1}, warmup_iterations=1, cores=3
     )
     verdicts = found.scaled.set_index("num_env_runners")["limited_by"]
@@ -197,7 +272,11 @@ def test_async_envs_are_busy_processes_the_reservation_does_not_count():
     # 1 runner stepping 8 envs, each in its own subprocess: 2 CPUs reserved, 10 processes busy.
     base, wide = config(1, learner=0.1), config(1, 8, env_ms=8 * 0.4, inf_ms=0.6, conn_ms=1.0, learner=0.1)
     scaled = table([base, wide]).assign(
-        cpus_reserved=2.0, busy_processes=[2, 10], busy_cores_mean=[1.0, 2.0], load_avg_1m_peak=[1.0, 9.0]
+        gym_env_vectorize_mode="async",
+        cpus_reserved=2.0,
+        busy_processes=[2, 10],
+        busy_cores_mean=[1.0, 2.0],
+        load_avg_1m_peak=[1.0, 9.0],
     )
     out = diagnosis.diagnose(scaled, cores=2).set_index(KEYS)
     row = out.loc[(1, 8)]
@@ -222,3 +301,43 @@ def test_advice_for_async_envs_and_a_single_runners_wait():
     assert out.loc[(1, 2), "limited_by"] == out.loc[(1, 4), "limited_by"] == "sampling:wait"
     assert "more envs per runner" in out.loc[(1, 2), "advice"] and "fewer runners" not in out.loc[(1, 2), "advice"]
     assert "SYNC (gym_env_vectorize_mode: sync) is faster" in out.loc[(1, 4), "advice"]
+
+
+COMMITTED = [
+    *sorted(p.parent.parent for p in (ROOT / "benchmarks" / "results").glob("*/analysis/iterations.parquet")),
+    ROOT / "tests" / "data" / "smoke_experiment",
+]
+
+
+@pytest.mark.parametrize("experiment", COMMITTED, ids=[p.name for p in COMMITTED])
+def test_every_single_verdict_of_a_committed_experiment_holds_in_nearly_all_resamples(experiment):
+    # Resample each config's measured iterations (a bootstrap over the experiment's own iterations) and judge
+    # again: a verdict the report states alone must come out the same in at least 90 % of 100 resamples.
+    from parallel_tune.analysis.load import load
+    from parallel_tune.analysis.table import per_config
+    from parallel_tune.core.stats import measured
+
+    e = load(experiment)
+    space, keys = e.record.space, e.config_keys
+    found = findings.of(e)
+    stated = found.scaled.set_index("trial_name")["limited_by"]
+    single = stated[~stated.isin(["baseline", "mixed", "cannot tell"])]
+    assert len(single) or len(stated) <= 2, "a sweep of several configs states some verdicts alone"
+    kept = e.iterations[e.iterations["iteration"] <= space.warmup_iterations]
+    rows = measured(e.iterations, space.warmup_iterations)
+    usage = found.configs[["trial_name", "busy_cores_mean", "load_avg_1m_peak"]]  # the hardware, as it was
+    rng = np.random.default_rng(0)
+    agree = pd.Series(0, index=single.index)
+    for _ in range(100):
+        again = pd.concat([kept, rows.groupby("trial_name").sample(frac=1, replace=True, random_state=rng)])
+        configs = per_config(
+            again, e.trials, pd.DataFrame(), config_keys=keys, warmup_iterations=space.warmup_iterations, n_resamples=50
+        ).merge(usage, on="trial_name")
+        ran = configs[configs["measured"] & ~configs["status"].isin(["SKIPPED", "NOT_STARTED"])]
+        judged = diagnosis.diagnose(
+            metrics.scaling(ran, space.baseline_config(), group_keys=keys),
+            cores=e.cores,
+            physical_cores=e.physical_cores,
+        ).set_index("trial_name")
+        agree += judged.loc[single.index, "limited_by"] == single
+    assert (agree / 100 >= 0.9).all(), (agree / 100).to_dict()

@@ -1,4 +1,4 @@
-"""A real sweep with more runners than cores: the report must blame the cores, not RLlib."""
+"""Real sweeps: more runners than cores must be blamed on the cores, not RLlib; precision stops what is steady."""
 
 import os
 
@@ -23,12 +23,13 @@ def test_more_runners_than_cores_is_diagnosed_as_core_bound(tmp_path):
     summary = read_table(tmp_path / "x" / "analysis" / "summary.parquet")[0].set_index("num_env_runners")
     assert summary.loc[1, "limited_by"] == "baseline"
     wide = summary.loc[3]
+    # Facts first: 3 runners sampling at once on 2 saturated cores, whatever the noise did to the step cost.
     assert wide["limited_by"] == "cpu_cores", summary[["limited_by", "step_cost_ratio", "busy_cores_mean"]]
-    assert wide["step_cost_ratio"] > 1.2 and wide["cpus_reserved"] == 4.0
-    assert wide["lost_time_s"] > 0
+    assert wide["concurrent_processes"] == 3 and wide["cores_oversubscribed"] and wide["cores_saturated"]
+    assert wide["cpus_reserved"] == 4.0 and wide["lost_time_s"] > 0
     text = (tmp_path / "x" / "analysis" / "report.md").read_text()
     assert "3r x 1e:" in text and "limited by the CPU cores" in text
-    assert "Left out of the fit: 3r x 1e" in text
+    assert "No Amdahl fit" in text and "Left out of the fit: 3r x 1e" in text and "**Amdahl's law**" not in text
 
 
 def test_a_precision_target_stops_stable_configs_early_and_the_baseline_is_rechecked(tmp_path):

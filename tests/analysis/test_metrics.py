@@ -329,3 +329,34 @@ def test_harness_time_is_start_up_and_what_iterations_leave():
     h = metrics.harness_time(it, started_at_s=90.0)
     assert h["trials"].set_index("trial_name")["startup_s"].to_dict() == {"a": 17.0, "b": 12.0}
     assert (h["wall_s"], h["in_iterations_s"], h["outside_iterations_s"]) == (42.0, 13.0, 29.0)
+
+
+@pytest.mark.parametrize(
+    "eff, low, high, band",
+    [
+        (65.0, 62.0, 68.0, "Good"),
+        (61.0, 58.0, 64.0, "Good or Acceptable"),
+        (71.0, 68.0, 73.0, "Excellent or Good"),
+        (60.0, 45.0, 75.0, "Excellent to Poor"),
+        (55.0, float("nan"), float("nan"), "Acceptable"),
+    ],
+)
+def test_a_rating_near_a_band_edge_names_both_bands(eff, low, high, band):
+    assert metrics.rating(eff, low, high) == band
+
+
+def test_speedups_carry_an_interval_and_ratings_hedge_at_an_edge():
+    # 2 runners at 1.2x the baseline's time per env: 60 % per env, right on the Good/Acceptable edge.
+    times = {(1, 1): 10.0, (2, 1): 10.0 / 1.2}
+    it = iterations_table(times, n_iters=8)
+    rng = np.random.default_rng(3)
+    it.loc[it["iteration"] > 1, "time_this_iter_s"] *= 1 + 0.05 * rng.standard_normal((it["iteration"] > 1).sum())
+    configs = per_config(it, trials_table(times), pd.DataFrame(), config_keys=KEYS, warmup_iterations=1)
+    scaled = metrics.scaling(
+        configs, {"num_env_runners": 1, "num_envs_per_env_runner": 1}, group_keys=KEYS, iterations=it
+    ).set_index(KEYS)
+    row = scaled.loc[(2, 1)]
+    assert row["speedup_ci_low"] < row["speedup"] < row["speedup_ci_high"]
+    assert row["efficiency_per_env_pct_ci_low"] < 60 < row["efficiency_per_env_pct_ci_high"]
+    assert row["rating"] == "Good or Acceptable"
+    assert scaled.loc[(1, 1), "rating"] == "Excellent" and np.isnan(scaled.loc[(1, 1), "speedup_ci_low"])

@@ -56,3 +56,29 @@ def test_ratio_of_medians_brackets_the_ratio():
     assert out["ratio"] == pytest.approx(1.1) and out["ci_low"] <= 1.1 <= out["ci_high"]
     assert (out["n_first"], out["n_again"]) == (4, 4)
     assert np.isnan(stats.ratio_of_medians(np.array([]), np.array([1.0]))["ratio"])
+
+
+def test_the_spread_of_iteration_times():
+    assert stats.variation_pct(np.array([10.0, 10.0, 10.0])) == 0.0
+    assert stats.variation_pct(np.array([9.0, 11.0])) == pytest.approx(100 * np.std([9, 11], ddof=1) / 10)
+    assert np.isnan(stats.variation_pct(np.array([5.0])))
+
+
+def test_iterations_needed_grow_with_the_square_of_the_width():
+    noisy = np.array([15.3, 21.2, 17.0, 19.5, 16.1, 20.4])
+    width = stats.relative_half_width(noisy)
+    assert stats.iterations_needed(noisy, precision=width) == 6
+    assert stats.iterations_needed(noisy, precision=width / 2) == 24
+    assert stats.iterations_needed(np.array([1.0]), precision=0.05) is None
+
+
+def test_a_target_the_noise_puts_beyond_the_cap_is_said_once_it_can_be_judged():
+    # The day-two machine: 1r x 1e took 15.3 to 21.2 s an iteration; +-5 % within 12 iterations.
+    noisy = [40.0, 15.3, 21.2, 17.0, 19.5]
+    rule = {"cap": 12, "warmup_iterations": 1, "precision": 0.05, "min_measured": 3}
+    assert stats.precision_out_of_reach(rows(noisy[:3]), **rule) is None, "under the minimum: not yet judged"
+    out = stats.precision_out_of_reach(rows(noisy), **rule)
+    assert out["measured"] == 4 and out["possible"] == 11 and out["needed"] > 11 and out["half_width"] > 0.05
+    assert stats.precision_out_of_reach(rows([40.0, 10.0, 10.2, 9.9, 10.1]), **rule) is None, "reached"
+    assert stats.precision_out_of_reach(rows(noisy), **{**rule, "precision": None}) is None
+    assert stats.precision_out_of_reach(rows(noisy), **{**rule, "precision": 0.3, "cap": 40}) is None

@@ -70,3 +70,24 @@ def test_a_resumed_sweep_numbers_its_trials_after_those_already_done():
     lines = out.getvalue().splitlines()
     assert lines[0].endswith(": its results already end it; not run again") and "[trial" not in lines[0]
     assert lines[1].startswith("[trial 3/3]") and lines[1].endswith("started")
+
+
+def test_progress_prints_what_the_scheduler_says_is_out_of_reach():
+    from parallel_tune.core import spaces
+    from parallel_tune.run.stopping import SweepScheduler
+
+    data = {"env": "HalfCheetah-v5", "iterations": 12, "precision": 0.05, "ppo": {}, "grid": {"num_env_runners": [1]}}
+    scheduler = SweepScheduler(spaces.from_dict(data, name="s"))
+    out = io.StringIO()
+    cb = ProgressCallback(total_trials=1, iterations=12, stream=out, adaptive=True, scheduler=scheduler)
+    a = trial("a")
+    a.storage = None
+    cb.on_trial_start(0, [a], a)
+    for i, t in enumerate([40.0, 15.3, 21.2, 17.0], 1):
+        result = {"training_iteration": i, "time_this_iter_s": t, "iterations_since_restore": i}
+        scheduler.on_trial_result(None, a, result)  # Tune calls the scheduler first, then the callbacks
+        cb.on_trial_result(i, [a], a, result)
+    lines = out.getvalue().splitlines()
+    warned = [line for line in lines if "out of reach" in line]
+    assert len(warned) == 1 and warned[0].startswith("[trial 1/1]") and "±5 % is out of reach within 12" in warned[0]
+    assert "after 3 measured" in warned[0] and "a bigger train_batch_size" in warned[0]

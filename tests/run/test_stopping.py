@@ -154,3 +154,14 @@ def test_a_stopper_pickled_by_0_1_unpickles_and_stops_nothing(kept):
     old = PrecisionStopper.__new__(PrecisionStopper)
     old.__dict__.update({"iterations": 3, "warmup": 1, "precision": None, "min_measured": 3, "_times": {"t": kept}})
     assert old("t", result(5, 1.0)) is False and old.stop_all() is False
+
+
+def test_the_scheduler_says_once_when_the_noise_puts_the_target_out_of_reach():
+    scheduler, trial = SweepScheduler(space(precision=0.05, iterations=12)), fake_trial()
+    for i, t in enumerate([40.0, 15.3, 21.2], 1):
+        scheduler.on_trial_result(None, trial, result(i, t))
+        assert scheduler.out_of_reach("t") is None, "not before the minimum measured iterations"
+    scheduler.on_trial_result(None, trial, result(4, 17.0))
+    told = scheduler.out_of_reach("t")
+    assert told["measured"] == 3 and told["needed"] > told["possible"] == 11
+    assert scheduler.out_of_reach("t") is None, "said once"

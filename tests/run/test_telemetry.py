@@ -77,6 +77,7 @@ def test_cpu_values_are_plausible_and_no_gpu_is_said_once(caplog):
     cores = [k for k in row if k.startswith("cpu") and k[3].isdigit()]
     assert len(cores) >= 1 and all(0.0 <= row[k] <= 100.0 for k in cores)
     assert row["mem_used_mb"] > 0 and row["load_avg_1m"] >= 0
+    assert 0.0 <= row["cpu_steal_pct"] <= 100.0, "Linux reports the time other tenants took"
     said = [r.getMessage() for r in caplog.records if "GPUs unavailable" in r.getMessage()]
     assert len(said) == 1 and "NVML Shared Library Not Found" in said[0], caplog.text
 
