@@ -10,7 +10,24 @@ The folders are the architecture::
     core/       the ground floor both wings stand on: spaces, the experiment record, file
                 names, table layouts, statistics, the machine
 
-``run`` and ``analysis`` never import each other; ``core`` imports nothing above it.
+``run`` and ``analysis`` never import each other; ``core`` imports nothing above it. From Python::
+
+    import parallel_tune
+    result = parallel_tune.sweep("my_training.py", space="runners_only", runners=[1, 2, 4])
+    analysis = parallel_tune.analyze(result.experiment_dir)   # its tables, metrics and report
 """
 
 __version__ = "0.2.0"
+
+#: The commands, each a module with ``main(argv)`` and, for sweep and analyze, callable from Python.
+COMMANDS = ("sweep", "analyze", "compare", "ceiling")
+
+
+def __getattr__(name: str):
+    """``parallel_tune.sweep(config, ...)`` and ``parallel_tune.analyze(path)`` without importing every command
+    (and Ray) on ``import parallel_tune``."""
+    if name in COMMANDS:
+        import importlib
+
+        return importlib.import_module(f"parallel_tune.{name}")
+    raise AttributeError(f"module 'parallel_tune' has no attribute {name!r}")

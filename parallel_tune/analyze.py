@@ -9,13 +9,15 @@ ceiling.parquet (when the sweep measured the raw environment ceiling, or
 experiment that grew (a resumed sweep) rewrites them from the whole
 experiment and says what changed; nothing outside ``analysis/`` is touched.
 A directory that keeps only ``analysis/`` (committed results) is re-analysed
-from its own tables.
+from its own tables. From Python, the module is callable: ``parallel_tune.analyze(path)`` returns the
+``Analysis`` (its ``experiment``'s tables, its ``found`` metrics, the report's path).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"report: {result.report}")
     return 0
 
+
+class _Command(types.ModuleType):
+    """The module is the Python API too: ``parallel_tune.analyze(path)`` calls ``analyze_experiment``."""
+
+    def __call__(self, experiment_dir, **kwargs):
+        return analyze_experiment(experiment_dir, **kwargs)
+
+
+sys.modules[__name__].__class__ = _Command
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,8 +8,8 @@ interval in every experiment, the ratio to the first experiment with its own
 bootstrap interval (over both sides' measured iterations), and a mark where
 the difference is significant (the interval excludes 1) and larger than
 ``--threshold``; speedup and both efficiencies side by side. What differs
-between the runs (versions, CPU, cores, cluster, GPUs, PPO settings) comes
-first; different PPO settings make the first line say the speeds are not
+between the runs (versions, CPU, cores, cluster, GPUs, algorithm settings) comes
+first; different algorithm settings make the first line say the speeds are not
 comparable. Exit status 1 when any matched config is significantly slower
 than in the first experiment by more than the threshold (a regression check
 for a Ray upgrade), 0 otherwise, 2 for bad input.
@@ -198,17 +198,21 @@ def _steps(side: Side, config: pd.Series, keys: list[str]) -> np.ndarray:
 
 
 def provenance_diff(sides: list[Side]) -> tuple[list[str], list[str]]:
-    """(PPO settings that differ, everything else that differs): 'train_batch_size: 16384 / 4096'."""
+    """(algorithm settings that differ, everything else that differs): 'train_batch_size: 16384 / 4096'.
+
+    The original study's side names no algorithm: it ran PPO."""
     from parallel_tune.run.trial import rllib_defaults
 
-    defaults = rllib_defaults()
-
     def ppo(side: Side) -> dict[str, Any]:
-        space = side.metadata.get("space", {})
+        """What the side's trials shared: the algorithm's defaults, the space's settings and a --config file's."""
+        space, algorithm = side.metadata.get("space", {}), side.metadata.get("algorithm") or {}
+        name = algorithm.get("name", space.get("algorithm", "PPO"))
         grid = set(space.get("grid", {}))
+        chosen = {**space.get("ppo", {}), **((algorithm.get("config_file") or {}).get("settings") or {})}
         return {
+            "algorithm": name,
             "env": space.get("env"),
-            **{k: v for k, v in {**defaults, **space.get("ppo", {})}.items() if k not in grid and k not in KEYS},
+            **{k: v for k, v in {**rllib_defaults(name), **chosen}.items() if k not in grid and k not in KEYS},
         }
 
     def facts(side: Side) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """Run a search space as a Ray Tune experiment, one trial per parallelism config, then analyse it.
 
+    python -m parallel_tune.sweep --config my_training.py --space runners_only     # your own training
     python -m parallel_tune.sweep --space runners_only
     python -m parallel_tune.sweep --space grid12 --runners 1,2,4 --dry-run
     python -m parallel_tune.sweep --resume ~/ray_results/runners_only_2026-11-24_10-00-00
 
-A thin command over ``run_sweep`` and ``resume_sweep``: the run wing
-(``parallel_tune.run.experiment``) runs the trials, the analysis wing
-(``parallel_tune.analyze``) writes the tables, report and dashboard.
+From Python, the module is callable: ``parallel_tune.sweep(config, space="runners_only", runners=[1, 2, 4])``
+returns the analysed experiment. A thin command over ``run_sweep`` and ``resume_sweep``: the run wing
+(``parallel_tune.run.experiment``) runs the trials, the analysis wing (``parallel_tune.analyze``) writes
+the tables, report and dashboard.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
+import types
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,27 +32,34 @@ from parallel_tune.run.placement import total
 
 @dataclass
 class SweepResult:
-    """A finished sweep: where it lives, what was planned, which trials finished or failed, and its report."""
+    """A finished sweep: where it lives, what was planned, which trials finished or failed, and its analysis."""
 
     experiment_dir: Path
     plan: planning.Plan
     errored: list[str]
     finished: list[str]
-    report: Path | None = None
+    analysis: Any = None  # parallel_tune.analyze.Analysis: the tables, findings, report and dashboard
+
+    @property
+    def report(self) -> Path | None:
+        return self.analysis.report if self.analysis is not None else None
 
 
 def run_sweep(
     space: SearchSpace,
     options: SweepOptions | None = None,
     *,
+    user=None,
     analyze: bool = True,
     argv: list[str] | None = None,
     callbacks: list[Any] | None = None,
     stream=None,
 ) -> SweepResult:
-    """Plan, check and run a sweep (``parallel_tune.run.experiment.start``), then analyse it unless ``analyze`` is
-    False. Raises ``Interrupted`` when trials were left unfinished (nothing measured is lost)."""
-    outcome = experiment.start(space, options or SweepOptions(), argv=argv, callbacks=callbacks, stream=stream)
+    """Plan, check and run a sweep (``parallel_tune.run.experiment.start``) of ``space``, every trial starting
+    from ``user``'s config if given, then analyse it unless ``analyze`` is False. Raises ``Interrupted`` when
+    trials were left unfinished (nothing measured is lost)."""
+    options = options or SweepOptions()
+    outcome = experiment.start(space, options, user=user, argv=argv, callbacks=callbacks, stream=stream)
     return _analysed(outcome, analyze, stream or sys.stdout)
 
 
@@ -72,10 +82,159 @@ def _analysed(outcome: experiment.Outcome, analyze: bool, stream) -> SweepResult
     if analyze:
         from parallel_tune.analyze import analyze_experiment
 
-        result.report = analyze_experiment(outcome.experiment_dir, stream=stream).report
+        result.analysis = analyze_experiment(outcome.experiment_dir, stream=stream)
         print(f"report: {result.report}", file=stream)
     print(f"browse the trials: tensorboard --logdir {outcome.experiment_dir}", file=stream)
     return result
+
+
+def sweep(
+    config=None,
+    *,
+    space: str | SearchSpace = "runners_only",
+    runners: list[int] | None = None,
+    envs_per_runner: list[int] | None = None,
+    iterations: int | None = None,
+    precision: float | None = None,
+    env: str | None = None,
+    settings: dict[str, Any] | None = None,
+    grid: dict[str, list[Any]] | None = None,
+    dry_run: bool = False,
+    analyze: bool = True,
+    stream=None,
+    **options: Any,
+):
+    """The Python way in: sweep ``config`` (an RLlib ``AlgorithmConfig``, or ``"FILE.py[:NAME]"``; None: the
+    space's own algorithm and settings) over ``space``.
+
+    The other arguments are the CLI's flags, as Python values (``runners=[1, 2, 4]``,
+    ``settings={"lr": 1e-3}`` for ``--set``, ``grid={...}`` for ``--grid``), and any ``SweepOptions`` field
+    (``storage_path``, ``name``, ``address``, ``num_cpus``, ``ceiling_s``...). Returns the plan
+    (``dry_run``), or the ``SweepResult``, whose ``analysis`` holds the experiment's tables and findings.
+    """
+    known = {f.name for f in fields(SweepOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise SweepError(f"parallel_tune.sweep() got an unknown option {unknown[0]!r}; options: {', '.join(known)}")
+    run_options = SweepOptions(**{k: Path(v) if k == "storage_path" else v for k, v in options.items()}).check()
+    user = _user(config)
+    address = cluster.address(run_options.address)
+    nodes = cluster.nodes(address, run_options.num_cpus, run_options.num_gpus)
+    chosen, origin = resolve(
+        space,
+        cpus=int(total(nodes).get("CPU", 1)),
+        user=user,
+        runners=runners,
+        envs_per_runner=envs_per_runner,
+        iterations=iterations,
+        precision=precision,
+        env=env,
+        settings=settings,
+        grid=grid,
+    )
+    _check(chosen, user)
+    if dry_run:
+        planned = planning.build(chosen, nodes, local=not address, user=user)
+        print(_describe(planned, origin, user), file=stream or sys.stdout)
+        return planned
+    return run_sweep(chosen, run_options, user=user, analyze=analyze, stream=stream)
+
+
+def _user(config):
+    """A ``run.user.UserConfig`` from a file spec or an ``AlgorithmConfig`` made in Python; None for None."""
+    if config is None:
+        return None
+    from parallel_tune.run import user
+
+    if isinstance(config, str | Path):
+        return user.load(str(config))
+    if not user._is_config(config):
+        raise SweepError(f"config must be an RLlib AlgorithmConfig or 'FILE.py[:NAME]', got {type(config).__name__}")
+    return user.UserConfig(Path("<python>"), "config", "", config, settings=user._set_by(config))
+
+
+def resolve(
+    space: str | SearchSpace,
+    *,
+    cpus: int | None,
+    user=None,
+    runners: list[int] | None = None,
+    envs_per_runner: list[int] | None = None,
+    iterations: int | None = None,
+    precision: float | None = None,
+    env: str | None = None,
+    settings: dict[str, Any] | None = None,
+    grid: dict[str, list[Any]] | None = None,
+) -> tuple[SearchSpace, dict[str, str]]:
+    """The space to run, and where each fixed setting comes from ("your config", "the space", "--set").
+
+    ``space``: a name, a YAML path or a ``SearchSpace``; ``cpus`` resolves grids
+    that depend on the machine. With a ``user`` config, the algorithm, env and
+    every setting the user's file set are the user's: the space's fixed
+    settings apply only where the file left them unset, and ``settings``
+    (``--set``) apply on top of both.
+    """
+    loaded = space if isinstance(space, SearchSpace) else spaces.load(space or "runners_only", cpus=cpus)
+    settings = dict(settings or {})
+    origin = {k: "the space" for k in loaded.ppo}
+    if user is not None:
+        mine, theirs, written_for = user.settings, user.config.to_dict(), loaded.algorithm
+        lendable = set(theirs) if written_for == user.algorithm else spaces.PARALLELISM_KEYS
+        kept = {k: v for k, v in loaded.ppo.items() if k not in mine and k in lendable}
+        # Runners and envs per runner the grid does not vary are the file's: the space states them as fixed.
+        counts = {k: theirs[k] for k in spaces.RLLIB_DEFAULTS if k not in loaded.grid}
+        ppo = {**kept, **counts}
+        loaded = spaces.validate(replace(loaded, ppo=ppo, env=user.env, algorithm=user.algorithm))
+        origin = {
+            **{k: "your config" for k in mine if k not in loaded.grid},
+            **{k: "the space" for k in kept},
+            **{
+                k: f"the space, left out (for {written_for}, your config is {user.algorithm})"
+                for k in set(origin) - set(kept)
+                if k not in mine
+            },
+        }
+    origin.update({k: "--set" for k in settings})
+    resolved = loaded.with_overrides(
+        runners=runners,
+        envs_per_runner=envs_per_runner,
+        iterations=iterations,
+        env=env,
+        precision=precision,
+        settings=settings,
+        axes=grid,
+    )
+    if settings or grid:  # checked like a space file's keys, whatever the command then does
+        from parallel_tune.run.trial import check_keys
+
+        check_keys(resolved)
+    return resolved, origin
+
+
+def _check(space: SearchSpace, user) -> None:
+    """Refuse what would fail in every trial, before Ray starts one: an env that cannot be made, unknown keys."""
+    from parallel_tune.run.trial import check_keys
+
+    cluster.check_env(space.env, dict(user.config.env_config or {}) if user is not None else None)
+    check_keys(space)
+
+
+def _describe(planned: planning.Plan, origin: dict[str, str], user) -> str:
+    """The plan, then which side each fixed setting came from."""
+    lines = [planned.describe()]
+    if user is not None:
+        lines.append(f"config: {user.algorithm} from {user.spec} (sha256 {user.sha256[:12] or 'n/a'})")
+    by_side: dict[str, list[str]] = {}
+    for key, side in origin.items():
+        by_side.setdefault(side, []).append(key)
+    for side in sorted(
+        by_side,
+        key=lambda x: (
+            ("your config", "the space", "--set").index(x) if x in ("your config", "the space", "--set") else 3
+        ),
+    ):
+        lines.append(f"settings from {side}: {', '.join(sorted(by_side[side]))}")
+    return "\n".join(lines)
 
 
 def options_from(args: argparse.Namespace) -> SweepOptions:
@@ -100,7 +259,12 @@ def options_from(args: argparse.Namespace) -> SweepOptions:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m parallel_tune.sweep",
-        description="Sweep RLlib PPO parallelism settings as Ray Tune trials.",
+        description="Sweep the parallelism settings of RLlib's PPO, APPO or IMPALA as Ray Tune trials.",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE.py[:NAME]",
+        help="your RLlib AlgorithmConfig: the file's `config` (or NAME: a variable, or a function returning one)",
     )
     p.add_argument("--space", help="space name in search_spaces/ or a YAML path (default runners_only)")
     p.add_argument("--runners", help="num_env_runners values, e.g. '1,2,4' (replaces the space's)")
@@ -110,14 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="fix a PPOConfig setting, e.g. num_epochs=5 (repeatable; takes the key out of the grid)",
+        help="fix a setting, e.g. num_epochs=5 (repeatable; takes the key out of the grid; over --config's)",
     )
     p.add_argument(
         "--grid",
         action="append",
         default=[],
         metavar="KEY=V1,V2",
-        help="grid a PPOConfig setting, e.g. gym_env_vectorize_mode=sync,async (repeatable; replaces its values)",
+        help="grid a setting, e.g. gym_env_vectorize_mode=sync,async (repeatable; replaces its values)",
     )
     p.add_argument("--iterations", type=int, help="training iterations per config (with --precision: the cap)")
     p.add_argument(
@@ -126,10 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="stop a trial once its 95 %% interval of time per iteration is within +-P of the median (e.g. 0.05)",
     )
-    p.add_argument("--env", help="gymnasium environment id (default: the space's)")
+    p.add_argument("--env", help="environment id (default: the --config file's, else the space's)")
     p.add_argument("--storage-path", default=str(DEFAULT_STORAGE), help="Tune storage path (default %(default)s)")
     p.add_argument("--name", help="experiment name (default: <space>_<date>)")
-    p.add_argument("--address", help="connect to this Ray cluster instead of starting a local one")
+    p.add_argument(
+        "--address", help="join this Ray cluster (default: RAY_ADDRESS if set, as under `ray job submit`; else local)"
+    )
     p.add_argument("--num-cpus", type=int, help="logical CPUs for a local Ray (default: all usable)")
     p.add_argument("--num-gpus", type=int, help="GPUs for a local Ray (default: all visible)")
     p.add_argument("--max-concurrent", type=int, default=1, help="trials at once (default 1: clean timings)")
@@ -162,12 +328,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_SPACE_FLAGS = ("space", "runners", "envs_per_runner", "iterations", "env", "precision", "set", "grid")
+_SPACE_FLAGS = ("space", "runners", "envs_per_runner", "iterations", "env", "precision", "set", "grid", "config")
 
 
-def resolve_space(args: argparse.Namespace, cpus: int | None) -> SearchSpace:
+def resolve_space(args: argparse.Namespace, cpus: int | None, user=None) -> SearchSpace:
     """The space the flags ask for; ``cpus`` resolves grids that depend on the machine."""
-    space = spaces.load(args.space or "runners_only", cpus=cpus)
+    return _resolve_args(args, cpus, user)[0]
+
+
+def _resolve_args(args: argparse.Namespace, cpus: int | None, user=None) -> tuple[SearchSpace, dict[str, str]]:
     most = spaces.MAX_COUNTS
     runners = (
         spaces.parse_int_list(args.runners, option="--runners", minimum=0, maximum=most[spaces.RUNNERS])
@@ -191,51 +360,46 @@ def resolve_space(args: argparse.Namespace, cpus: int | None) -> SearchSpace:
         raise SweepError(
             f"--precision must be in (0, 1], a fraction of the median (0.05 is +-5 %), got {args.precision:g}"
         )
-    settings = dict(spaces.parse_assignment(a, option="--set", many=False) for a in args.set)
-    axes = dict(spaces.parse_assignment(a, option="--grid", many=True) for a in args.grid)
-    space = space.with_overrides(
+    return resolve(
+        args.space or "runners_only",
+        cpus=cpus,
+        user=user,
         runners=runners,
         envs_per_runner=envs,
         iterations=args.iterations,
-        env=args.env,
         precision=args.precision,
-        settings=settings,
-        axes=axes,
+        env=args.env,
+        settings=dict(spaces.parse_assignment(a, option="--set", many=False) for a in args.set),
+        grid=dict(spaces.parse_assignment(a, option="--grid", many=True) for a in args.grid),
     )
-    if settings or axes:  # checked like a space file's keys, whatever the command then does
-        from parallel_tune.run.trial import check_keys
-
-        check_keys(space)
-    return space
 
 
 def _run(args: argparse.Namespace, argv: list[str], options: SweepOptions) -> int:
     if args.ceiling is not None and args.resume:
         raise SweepError("--ceiling runs before a sweep's first trial; it cannot be added on --resume")
+    address = cluster.address(options.address)
     if args.resume:
         requested = None
         if any(getattr(args, f) not in (None, []) for f in _SPACE_FLAGS):  # resolved as the stored space was
-            nodes = cluster.nodes(options.address, options.num_cpus, options.num_gpus)
-            requested = resolve_space(args, int(total(nodes).get("CPU", 1)))
+            nodes = cluster.nodes(address, options.num_cpus, options.num_gpus)
+            requested = resolve_space(args, int(total(nodes).get("CPU", 1)), _user(args.config))
         resumed = resume_sweep(Path(args.resume), options, requested=requested, analyze=not args.no_analyze)
         return 1 if resumed.errored else 0
 
-    nodes = cluster.nodes(options.address, options.num_cpus, options.num_gpus)
-    space = resolve_space(args, int(total(nodes).get("CPU", 1)))
-    cluster.check_env(space.env)
-    from parallel_tune.run.trial import check_keys
-
-    check_keys(space)
+    user = _user(args.config)
+    nodes = cluster.nodes(address, options.num_cpus, options.num_gpus)
+    space, origin = _resolve_args(args, int(total(nodes).get("CPU", 1)), user)
+    _check(space, user)
     if args.dry_run:
-        planned = planning.build(space, nodes, local=not options.address)
-        print(planned.describe())
+        planned = planning.build(space, nodes, local=not address, user=user)
+        print(_describe(planned, origin, user))
         if args.ceiling:
             print(
                 f"first: the raw {space.env} ceiling at {planned.sampling_widths()} processes, {args.ceiling:g} s each"
             )
         return 0
     argv = ["python", "-m", "parallel_tune.sweep", *argv]
-    result = run_sweep(space, options, analyze=not args.no_analyze, argv=argv)
+    result = run_sweep(space, options, user=user, analyze=not args.no_analyze, argv=argv)
     return 1 if result.errored else 0
 
 
@@ -261,6 +425,15 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; if an experiment directory was printed above, resume it with --resume DIR", file=sys.stderr)
         return 130
 
+
+class _Command(types.ModuleType):
+    """The module is the Python API too: ``parallel_tune.sweep(config, space=...)`` calls ``sweep``."""
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _Command
 
 if __name__ == "__main__":
     sys.exit(main())

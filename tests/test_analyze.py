@@ -90,3 +90,11 @@ def test_analyze_cli_on_the_real_sweep(smoke_experiment, tmp_path):
     proc = run_cli("parallel_tune.analyze", str(smoke_experiment), "--out", str(tmp_path / "a"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "a" / "report.md").exists() and "2 configs" in proc.stdout
+
+
+def test_the_module_is_the_python_api(tmp_path):
+    import parallel_tune
+
+    result = parallel_tune.analyze(SMOKE, out_dir=tmp_path / "a", stream=io.StringIO())
+    assert len(result.experiment.trials) == 2 and result.report.exists()
+    assert list(result.summary["label"]) == ["1r x 1e", "1r x 2e"] and "limited_by" in result.found.scaled

@@ -4,7 +4,7 @@ import pytest
 
 from parallel_tune.analysis.load import read_table
 
-from .conftest import run_cli
+from .conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.ray
 QUICK = ["--duration", "0.5", "--warmup", "0.2", "--num-cpus", "2"]
@@ -54,3 +54,12 @@ def test_a_width_that_cannot_fit_is_refused_up_front(tmp_path):
     proc = run_cli("parallel_tune.ceiling", "--processes", "3", "--out", str(out), *QUICK, timeout=120)
     assert proc.returncode == 2 and "no width fits" in proc.stderr and "3 CPU" in proc.stderr, proc.stderr[-2000:]
     assert not out.exists()
+
+
+def test_the_ceiling_steps_a_config_files_registered_env_with_its_env_config(tmp_path):
+    out = tmp_path / "mine.parquet"
+    config = ROOT / "examples" / "my_training.py"
+    proc = run_cli("parallel_tune.ceiling", "--config", str(config), "--processes", "1", "--out", str(out), *QUICK)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    table, meta = read_table(out)
+    assert meta["env"] == "my_cheetah" and list(table["processes"]) == [1] and table["env_steps_per_s"].iloc[0] > 500

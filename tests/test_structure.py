@@ -56,7 +56,7 @@ def floor(name: str) -> str:
 
 
 def test_the_folders_are_the_architecture():
-    top = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    top = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}  # __main__: `parallel-tune COMMAND`
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert top == COMMANDS, "only the commands users run lie at the top"
     assert folders == {*WINGS, GROUND}
@@ -138,5 +138,9 @@ def test_every_module_has_a_test_module_named_for_it():
         p.relative_to(ROOT / "tests").with_name(p.stem.removeprefix("test_"))
         for p in (ROOT / "tests").rglob("test_*.py")
     }
-    wanted = {MODULES[m].relative_to(PACKAGE).with_suffix("") for m in MODULES if MODULES[m].stem != "__init__"}
+    wanted = {
+        MODULES[m].relative_to(PACKAGE).with_name(MODULES[m].stem.strip("_"))  # __main__ is tested in test_main.py
+        for m in MODULES
+        if MODULES[m].stem != "__init__"
+    }
     assert sorted(map(str, wanted - {t for t in tests})) == []

@@ -16,7 +16,7 @@ from parallel_tune.analysis.load import load_experiment, read_table
 from parallel_tune.core import spaces
 from parallel_tune.core.record import SCHEMA_VERSION
 
-from .conftest import run_cli
+from .conftest import ROOT, run_cli
 
 TRIALS = ["ppo[num_env_runners=1,num_envs_per_env_runner=1]", "ppo[num_env_runners=1,num_envs_per_env_runner=2]"]
 
@@ -316,3 +316,61 @@ def test_a_remote_learner_and_the_users_own_env(tmp_path):
     assert list(ceiling["processes"]) == [1] and ceiling["env_steps_per_s"].iloc[0] > 1000
     report = (tmp_path / "l" / "analysis" / "report.md").read_text()
     assert "| 1r x 1e 1 learner |" in report
+
+
+EXAMPLES = ROOT / "examples"
+TINY = ["--set", "train_batch_size=256", "--set", "minibatch_size=128", "--set", "num_epochs=1"]
+
+
+def user_settings_kept(experiment_dir, algorithm: str) -> list[dict]:
+    """Every trial's stored config, checked for the example file's env, env_config and model."""
+    configs = [json.loads(p.read_text()) for p in sorted(experiment_dir.glob(f"{algorithm.lower()}[[]*]/params.json"))]
+    assert configs, f"no {algorithm} trial wrote its config"
+    for config in configs:
+        assert config["env"] == "my_cheetah"
+        assert config["env_config"] == {"ctrl_cost_weight": 0.05, "max_episode_steps": 500}
+        assert config["_model_config"]["fcnet_hiddens"] == [128, 128] and config["gamma"] == 0.98
+    return configs
+
+
+@pytest.mark.ray
+def test_a_users_own_training_file_is_swept_with_its_env_and_model(tmp_path):
+    config = EXAMPLES / "my_training.py"
+    proc = run_cli(
+        "parallel_tune.sweep",
+        *["--config", str(config), "--space", "smoke", *TINY, "--ceiling", "0.5"],
+        *["--storage-path", str(tmp_path), "--name", "mine"],
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    configs = user_settings_kept(tmp_path / "mine", "PPO")
+    assert len(configs) == 2 and {c["train_batch_size"] for c in configs} == {256}, "--set applies on top"
+    record = json.loads((tmp_path / "mine" / "parallel_tune.json").read_text())
+    source = record["algorithm"]["config_file"]
+    assert source["file"] == str(config) and len(source["sha256"]) == 64 and "env_config" in source["settings"]
+    assert record["space"]["env"] == "my_cheetah" and record["algorithm"]["config"]["env"] == "my_cheetah"
+    # The raw ceiling stepped the user's env, made by its registered creator with its env_config.
+    ceiling, meta = read_table(tmp_path / "mine" / "ceiling.parquet")
+    assert meta["env"] == "my_cheetah" and ceiling["env_steps_per_s"].iloc[0] > 500
+    assert "my_cheetah, PPO train_batch_size 256" in (tmp_path / "mine" / "analysis" / "report.md").read_text()
+
+
+@pytest.mark.ray
+def test_the_same_training_with_appo_is_measured_per_1000_env_steps(tmp_path):
+    # APPO's learner runs beside its runner: 3 CPUs for one runner (Ray told of 3 on 2 cores); 2 s iterations.
+    args = ["--config", str(EXAMPLES / "my_training_appo.py"), "--space", "smoke", "--num-cpus", "3"]
+    args += ["--set", "min_time_s_per_iteration=2", "--iterations", "6", "--envs-per-runner", "1,2"]
+    proc = run_cli("parallel_tune.sweep", *args, "--storage-path", str(tmp_path), "--name", "appo")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "[trial 1/2] appo[num_env_runners=1,num_envs_per_env_runner=1] started" in proc.stderr
+    user_settings_kept(tmp_path / "appo", "APPO")
+    experiment = load_experiment(tmp_path / "appo")
+    assert experiment.record.space.algorithm == "APPO" and (experiment.trials["status"] == "TERMINATED").all()
+    assert (experiment.trials["concurrent_processes"] == 2).all(), "the runner and the learner work at once"
+    summary = read_table(tmp_path / "appo" / "analysis" / "summary.parquet")[0].set_index("label")
+    assert (summary["time_per_kstep_s"] > 0).all() and (summary["learner_busy_pct"].between(0, 100)).all()
+    base = summary.loc["1r x 1e"]
+    speedup = base["time_per_kstep_s"] / summary.loc["1r x 2e", "time_per_kstep_s"]
+    assert summary.loc["1r x 2e", "speedup"] == pytest.approx(speedup), "speedup is the throughput ratio"
+    assert summary["lost_env_step_s"].isna().all(), "an asynchronous iteration is not split into parts"
+    text = (tmp_path / "appo" / "analysis" / "report.md").read_text()
+    assert "my_cheetah, APPO" in text and "s/1k steps [95 % CI]" in text and "learner busy" in text

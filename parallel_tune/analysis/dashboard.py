@@ -29,7 +29,7 @@ def dashboard(found: Findings, *, path: Path, title: str = "") -> Path:
     x, x_label = ("sampling_cpus", "sampling CPUs (env runners)")
     if found.scaled["sampling_cpus"].nunique() == 1:
         x, x_label = ("total_envs", "total envs (same sampling CPUs)")
-    df = _plot_frame(found.scaled, x)
+    df = _plot_frame(found.scaled, x, found.algorithm)
     configs = found.configs
     sampled = configs["samples"] > 0 if "samples" in configs else pd.Series(False, index=configs.index)
     merged = configs[sampled].copy()
@@ -43,15 +43,18 @@ def dashboard(found: Findings, *, path: Path, title: str = "") -> Path:
     axes = np.array([[fig.add_subplot(grid[i, j]) for j in range(3)] for i in range(2)])
     speedup_panel(axes[0, 0], df, found.fit, x, x_label)
     efficiency_panel(axes[0, 1], df)
-    throughput_panel(axes[0, 2], df, found.ceiling, x, x_label)
-    time_split_panel(axes[1, 0], df)
+    throughput_panel(axes[0, 2], df, found.ceiling, x, x_label, found.algorithm)
+    if found.asynchronous:  # sampling and learning overlap: no split of the iteration, which side waits instead
+        learner_panel(axes[1, 0], df)
+    else:
+        time_split_panel(axes[1, 0], df)
     cpu_panel(axes[1, 1], merged)
     if not merged.empty and merged["gpu_util_pct_mean"].notna().any():
         gpu_panel(axes[1, 2], merged)
     else:
         per_step_panel(axes[1, 2], df)
     if "limited_by" in df:
-        budget_panel(fig.add_subplot(grid[2, :]), df)
+        (asynchronous_budget_panel if found.asynchronous else budget_panel)(fig.add_subplot(grid[2, :]), df)
     if title:
         fig.suptitle(title, fontsize=15)
     fig.tight_layout()
@@ -60,7 +63,7 @@ def dashboard(found: Findings, *, path: Path, title: str = "") -> Path:
     return path
 
 
-def _plot_frame(scaled: pd.DataFrame, x: str) -> pd.DataFrame:
+def _plot_frame(scaled: pd.DataFrame, x: str, algorithm: str = "PPO") -> pd.DataFrame:
     """The configs with a ``config`` label and a ``series``: what one line of the speedup and throughput panels
     joins. Against sampling CPUs, a line per envs per runner (and other axes); against envs, a line per other axis
     (``sync``/``async``, learners...), or one line."""
@@ -69,7 +72,7 @@ def _plot_frame(scaled: pd.DataFrame, x: str) -> pd.DataFrame:
     df["envs per runner"] = df.get("num_envs_per_env_runner", pd.Series(1, index=df.index)).astype(int)
     other = df["config"].str.split(" ", n=3).str[3].fillna("")  # what the label adds after "Rr x Ee"
     if x == "total_envs":
-        df["series"] = other.where(other != "", "PPO")
+        df["series"] = other.where(other != "", algorithm)
     else:
         df["series"] = df["envs per runner"].astype(str) + " env(s)/runner" + other.map(lambda o: f", {o}" if o else "")
     return df
@@ -112,7 +115,9 @@ def efficiency_panel(ax, df: pd.DataFrame) -> None:
     ax.tick_params(axis="x", rotation=45)
 
 
-def throughput_panel(ax, df: pd.DataFrame, ceiling: pd.DataFrame | None, x: str, x_label: str) -> None:
+def throughput_panel(
+    ax, df: pd.DataFrame, ceiling: pd.DataFrame | None, x: str, x_label: str, algorithm: str = "PPO"
+) -> None:
     for key, g in df.groupby("series", sort=False):
         yerr = [g["env_steps_per_s"] - g["env_steps_per_s_ci_low"], g["env_steps_per_s_ci_high"] - g["env_steps_per_s"]]
         ax.errorbar(
@@ -121,7 +126,7 @@ def throughput_panel(ax, df: pd.DataFrame, ceiling: pd.DataFrame | None, x: str,
             yerr=np.abs(np.nan_to_num(yerr)),
             marker="o",
             capsize=3,
-            label=key if key.startswith("PPO") else f"PPO, {key}",
+            label=key if key.startswith(algorithm) else f"{algorithm}, {key}",
         )
     if ceiling is not None and not ceiling.empty:
         if x == "total_envs":  # every config samples with the same processes: the ceiling is one level
@@ -218,6 +223,29 @@ def _verdict_label(r: pd.Series) -> str:
 
 
 def _speed(g: pd.DataFrame, side: str) -> pd.Series:
-    """Speedup at the time interval's edges (a longer time is a lower speedup)."""
-    t = g["time_per_iter_s_ci_high" if side == "low" else "time_per_iter_s_ci_low"]
-    return (g["speedup"] * g["time_per_iter_s"] / t).fillna(g["speedup"])
+    """Speedup at its interval's edges (``metrics.scaling``'s, over both configs' iterations)."""
+    return g[f"speedup_ci_{side}"].fillna(g["speedup"]) if f"speedup_ci_{side}" in g else g["speedup"]
+
+
+def learner_panel(ax, df: pd.DataFrame) -> None:
+    """An asynchronous algorithm's learner: how much of its time it updates rather than waits for samples."""
+    busy = df["learner_busy_pct"] if "learner_busy_pct" in df else pd.Series(np.nan, index=df.index)
+    err = [busy - df.get("learner_busy_pct_ci_low", busy), df.get("learner_busy_pct_ci_high", busy) - busy]
+    ax.bar(df["config"], busy.fillna(0), yerr=np.abs(np.nan_to_num(err)), color="#8d6e63", capsize=3)
+    ax.axhline(80, ls="--", color="black", lw=0.8, label="samples queue for the learner above")
+    ax.set(ylim=(0, 105), ylabel="learner busy % (median)", title="Learner: updating, not waiting for samples")
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(fontsize=8)
+
+
+def asynchronous_budget_panel(ax, df: pd.DataFrame) -> None:
+    """The whole loss per 1,000 env steps (an asynchronous iteration does not split), with each verdict."""
+    lost = df["lost_time_per_kstep_s"].fillna(0).to_numpy()
+    ax.bar(df["config"], lost, color=np.where(lost > 0, "#ef5350", "#66bb6a"))
+    ax.axhline(0, color="black", lw=0.8)
+    for i, (_, r) in enumerate(df.iterrows()):
+        ax.annotate(_verdict_label(r), (i, max(lost[i], 0)), xytext=(0, 4), textcoords="offset points", ha="center")
+    ax.set(
+        ylabel="seconds per 1,000 env steps vs ideal",
+        title="What each config lost against its ideal (sampling and learning overlap: not split into parts)",
+    )

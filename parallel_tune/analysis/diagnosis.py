@@ -53,6 +53,7 @@ LIMITS = {
     "sampling:wait": "sampling time no per-step timer explains: waiting for the slowest runner, collecting episodes",
     "mixed": "two parts that lose about as much, within their intervals (the report names both)",
     "cannot tell": "too few measured iterations to rank the parts (fewer than 3 of the config or of the baseline)",
+    "sampling": "sampling, which an asynchronous algorithm's learner waits for",
 }
 
 #: Measured iterations a config (and the baseline) needs before its verdict carries an interval.
@@ -176,18 +177,7 @@ def limits(
     ``tolerance`` of the ideal, ranked by its own time), limited_by,
     contenders and advice.
     """
-    out = budget.copy()
-    out["env_step_per_env_ms"] = _ms(out, "env_step_per_step_ms") / out[spaces.ENVS_PER_RUNNER].fillna(1)
-    base = out[out["is_baseline"]].iloc[0]
-    out["step_cost_ratio"] = out["env_step_per_env_ms"] / base["env_step_per_env_ms"]
-    busy = out["busy_cores_mean"] if "busy_cores_mean" in out else pd.Series(np.nan, index=out.index)
-    load = out["load_avg_1m_peak"] if "load_avg_1m_peak" in out else pd.Series(np.nan, index=out.index)
-    sampled = busy.notna() | load.notna()
-    out["cores_saturated"] = (busy >= saturated_fraction * cores) | (load > cores) | ~sampled
-    out["cpus_wanted"] = _wanted(out)
-    if "concurrent_processes" not in out:
-        out["concurrent_processes"] = [spaces.concurrent_processes(r.to_dict()) for _, r in out.iterrows()]
-    out["cores_oversubscribed"] = out["concurrent_processes"] > (physical_cores or cores)
+    out = _core_facts(budget, cores=cores, physical_cores=physical_cores, saturated_fraction=saturated_fraction)
     core_bound = out["cores_oversubscribed"] & out["cores_saturated"]
     for lost in LOSS_PARTS.values():
         out[f"{lost}_ci_low"], out[f"{lost}_ci_high"] = np.nan, np.nan
@@ -214,6 +204,96 @@ def limits(
     out["verdict_basis"] = bases
     out["advice"] = advice
     return out
+
+
+def _core_facts(
+    table: pd.DataFrame,
+    *,
+    cores: float,
+    physical_cores: float | None,
+    saturated_fraction: float,
+    overlapping: bool = False,
+) -> pd.DataFrame:
+    """The evidence for ``cpu_cores``: step_cost_ratio, cores_saturated, cpus_wanted, cores_oversubscribed."""
+    out = table.copy()
+    out["env_step_per_env_ms"] = _ms(out, "env_step_per_step_ms") / out[spaces.ENVS_PER_RUNNER].fillna(1)
+    base = out[out["is_baseline"]].iloc[0]
+    out["step_cost_ratio"] = out["env_step_per_env_ms"] / base["env_step_per_env_ms"]
+    busy = out["busy_cores_mean"] if "busy_cores_mean" in out else pd.Series(np.nan, index=out.index)
+    load = out["load_avg_1m_peak"] if "load_avg_1m_peak" in out else pd.Series(np.nan, index=out.index)
+    sampled = busy.notna() | load.notna()
+    out["cores_saturated"] = (busy >= saturated_fraction * cores) | (load > cores) | ~sampled
+    out["cpus_wanted"] = _wanted(out)
+    if "concurrent_processes" not in out:
+        out["concurrent_processes"] = [
+            spaces.concurrent_processes(r.to_dict(), overlapping=overlapping) for _, r in out.iterrows()
+        ]
+    out["cores_oversubscribed"] = out["concurrent_processes"] > (physical_cores or cores)
+    return out
+
+
+#: The learner's busy share from which an asynchronous algorithm's samples wait for its learner, not it for them.
+LEARNER_BOUND_PCT = 80.0
+
+
+def asynchronous_limits(
+    scaled: pd.DataFrame, *, cores: float, physical_cores: float | None = None, saturated_fraction: float = 0.75
+) -> pd.DataFrame:
+    """What limits each config of an asynchronous algorithm (APPO, IMPALA), which samples and learns at once.
+
+    Its iteration cannot be split into parts that add up (they overlap), so the
+    budget is the whole loss per 1,000 env steps: ideal_time_per_kstep_s (the
+    baseline's scaled by sampling CPUs) and lost_time_per_kstep_s; the
+    ``lost_*_s`` parts stay NaN. Facts first, as for PPO: ``cpu_cores`` where
+    the processes that run at once (runners and learners together) outnumber
+    the physical cores of saturated nodes. Otherwise which side waits for the
+    other: the learner busy ``LEARNER_BOUND_PCT`` or more of its time (its
+    interval's lower end) limits (``learner``); busy less (its interval's upper
+    end) means it waits for samples (``sampling``); an interval across the
+    line is ``mixed``; no learner timer is ``cannot tell``.
+    """
+    out = _core_facts(scaled, cores=cores, physical_cores=physical_cores, saturated_fraction=saturated_fraction)
+    base = out[out["is_baseline"]].iloc[0]
+    out["ideal_time_per_kstep_s"] = base["time_per_kstep_s"] * base["sampling_cpus"] / out["sampling_cpus"]
+    out["lost_time_per_kstep_s"] = out["time_per_kstep_s"] - out["ideal_time_per_kstep_s"]
+    for col in ("ideal_time_per_iter_s", "lost_time_s", *LOSS_PARTS.values()):
+        out[col] = np.nan
+    verdicts, contenders, advice = [], [], []
+    for _, r in out.iterrows():
+        low, high = r.get("learner_busy_pct_ci_low", np.nan), r.get("learner_busy_pct_ci_high", np.nan)
+        if r["is_baseline"]:
+            verdict, rivals = "baseline", ["baseline"]
+        elif r["cores_oversubscribed"] and r["cores_saturated"]:
+            verdict, rivals = "cpu_cores", ["cpu_cores"]
+        elif pd.isna(low):
+            verdict, rivals = "cannot tell", []
+        elif low >= LEARNER_BOUND_PCT:
+            verdict, rivals = "learner", ["learner"]
+        elif high < LEARNER_BOUND_PCT:
+            verdict, rivals = "sampling", ["sampling"]
+        else:
+            verdict, rivals = "mixed", ["learner", "sampling"]
+        verdicts.append(verdict)
+        contenders.append(", ".join(rivals))
+        advice.append(_asynchronous_advice(verdict, r, cores))
+    out["limited_by"], out["contenders"], out["advice"] = verdicts, contenders, advice
+    out["verdict_basis"] = "learner busy"
+    return out
+
+
+def _asynchronous_advice(verdict: str, r: pd.Series, cores: float) -> str:
+    busy = f"{r.get('learner_busy_pct', np.nan):.0f} %"
+    return {
+        "baseline": "Speedups and the ideal times are relative to this config.",
+        "cpu_cores": f"Its runners and learners run at once on {cores:g} cores: fewer runners here, or add nodes.",
+        "learner": f"The learner is busy {busy} of its time, so samples queue for it: add learners "
+        "(num_learners), a GPU learner (num_gpus_per_learner), or train on larger batches per update.",
+        "sampling": f"The learner waits for samples (busy {busy}): more env runners, or more envs per runner, feed "
+        "it faster.",
+        "mixed": f"The learner is busy about {busy}, near where samples start to queue for it: both more runners "
+        "and more learners may help; measure longer to tell.",
+        "cannot tell": "No learner timer was reported to tell which side waits: measure more iterations.",
+    }[verdict]
 
 
 def _verdict(r: pd.Series, replicates, judged: bool, core_bound: bool, tolerance: float):
@@ -387,8 +467,10 @@ def diagnose(
     n_resamples: int = 1000,
     seed: int = 0,
     tolerance: float = 0.05,
+    asynchronous: bool = False,
 ) -> pd.DataFrame:
-    """``loss_budget`` then ``limits``, over ``metrics.scaling``'s table of the measured configs.
+    """``loss_budget`` then ``limits``, over ``metrics.scaling``'s table of the measured configs (for an
+    ``asynchronous`` algorithm, whose iteration does not split, ``asynchronous_limits``).
 
     Each row already carries its reservation (cpus_reserved, busy_processes,
     concurrent_processes) and hardware use (busy_cores_mean, load_avg_1m_peak;
@@ -397,6 +479,8 @@ def diagnose(
     its uncertainty (``resample_budget``); without, it is the point estimate's.
     Returns ``scaled`` with every column both functions add.
     """
+    if asynchronous:
+        return asynchronous_limits(scaled, cores=cores, physical_cores=physical_cores)
     budget = loss_budget(scaled)
     resamples = None
     if iterations is not None:

@@ -9,7 +9,8 @@ import pandas as pd
 
 from parallel_tune.analysis import diagnosis, metrics
 from parallel_tune.analysis.table import per_config
-from parallel_tune.core.stats import iterations_needed, measured, ratio_of_medians
+from parallel_tune.core import spaces
+from parallel_tune.core.stats import cost, iterations_needed, measured, ratio_of_medians
 from parallel_tune.core.tables import UNRUN
 
 #: Runner counts above the smallest that Amdahl's law is fitted over: one point fits any serial fraction exactly.
@@ -37,12 +38,14 @@ class Findings:
     precision: float | None = None
     drift: dict = field(default_factory=dict)
     harness: dict = field(default_factory=dict)
+    asynchronous: bool = False  # APPO, IMPALA: time-boxed iterations, judged per 1,000 env steps
+    algorithm: str = "PPO"  # what the report and the dashboard name
 
 
 def of(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> Findings:
     """All metric tables of one experiment (pure: no files)."""
     space = experiment.record.space
-    return findings(
+    found = findings(
         experiment.iterations,
         experiment.trials,
         experiment.telemetry,
@@ -56,7 +59,10 @@ def of(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> Findings:
         drift_iterations=experiment.drift,
         started_at_s=experiment.record.options.get("started_at_s"),
         ceiling=ceiling,
+        asynchronous=spaces.asynchronous(space.algorithm) if space else False,
     )
+    found.algorithm = space.algorithm if space else "PPO"
+    return found
 
 
 def findings(
@@ -74,6 +80,7 @@ def findings(
     precision: float | None = None,
     drift_iterations: pd.DataFrame | None = None,
     started_at_s: float | None = None,
+    asynchronous: bool = False,
 ) -> Findings:
     """Every metric over one experiment's tables (``analysis.load.Experiment``'s).
 
@@ -92,21 +99,43 @@ def findings(
     ``iterations``); ``drift`` compares it with the same config's own trial
     (``ratio_of_medians`` plus its ``label`` and ``is_baseline``).
     ``started_at_s``: when the sweep started, for ``harness_time``; each
-    measured config then gets its ``startup_s``.
+    measured config then gets its ``startup_s``. ``asynchronous`` (APPO,
+    IMPALA): iterations are time-boxed, so every time is judged per 1,000 env
+    steps, and the verdicts come from ``diagnosis.asynchronous_limits``.
     """
-    configs = per_config(iterations, trials, telemetry, config_keys=config_keys, warmup_iterations=warmup_iterations)
+    configs = per_config(
+        iterations,
+        trials,
+        telemetry,
+        config_keys=config_keys,
+        warmup_iterations=warmup_iterations,
+        asynchronous=asynchronous,
+    )
     by_node = metrics.telemetry_by_node(telemetry)
     warnings = (
         metrics.misconfigurations(configs, logical_cores=cores, by_node=by_node, cluster=cluster)
         if not configs.empty
         else []
     )
-    empty = Findings(configs, pd.DataFrame(), by_node=by_node, warnings=warnings, ceiling=ceiling, cores=cores)
+    empty = Findings(
+        configs,
+        pd.DataFrame(),
+        by_node=by_node,
+        warnings=warnings,
+        ceiling=ceiling,
+        cores=cores,
+        asynchronous=asynchronous,
+    )
     if configs.empty or not configs["measured"].any():
         return empty
     ran = configs[configs["measured"] & ~configs["status"].isin(UNRUN)]
     scaled = metrics.scaling(
-        ran, baseline, group_keys=config_keys, iterations=iterations, warmup_iterations=warmup_iterations
+        ran,
+        baseline,
+        group_keys=config_keys,
+        iterations=iterations,
+        warmup_iterations=warmup_iterations,
+        asynchronous=asynchronous,
     )
     if ceiling is not None and not ceiling.empty:
         scaled = metrics.ceiling_fraction(scaled, ceiling)
@@ -117,12 +146,15 @@ def findings(
         iterations=iterations,
         config_keys=config_keys,
         warmup_iterations=warmup_iterations,
+        asynchronous=asynchronous,
     )
-    runner_slice = metrics.runner_scaling(scaled[~scaled["cores_oversubscribed"]])
+    time_col = "time_per_kstep_s" if asynchronous else "time_per_iter_s"
+    runner_slice = metrics.runner_scaling(scaled[~scaled["cores_oversubscribed"]], time_col=time_col)
     if precision is not None:
         scaled["precision_reached"] = scaled["rel_half_width"] <= precision
         times = measured(iterations, warmup_iterations)
-        own = [times[metrics.same_config(times, r, config_keys)]["time_this_iter_s"] for _, r in scaled.iterrows()]
+        times = times.assign(_cost=cost(times, asynchronous=asynchronous))
+        own = [times[metrics.same_config(times, r, config_keys)]["_cost"] for _, r in scaled.iterrows()]
         scaled["iterations_needed"] = [iterations_needed(t, precision=precision) for t in own]
     stamped = "reported_at_s" in iterations and iterations["reported_at_s"].notna().all()
     timing = metrics.harness_time(iterations, started_at_s=started_at_s) if stamped else {}
@@ -146,8 +178,16 @@ def findings(
         ceiling=ceiling,
         cores=cores,
         precision=precision,
-        drift=drift(scaled, iterations, drift_iterations, config_keys=config_keys, warmup_iterations=warmup_iterations),
+        drift=drift(
+            scaled,
+            iterations,
+            drift_iterations,
+            config_keys=config_keys,
+            warmup_iterations=warmup_iterations,
+            asynchronous=asynchronous,
+        ),
         harness=timing,
+        asynchronous=asynchronous,
     )
 
 
@@ -158,16 +198,18 @@ def drift(
     *,
     config_keys: list[str],
     warmup_iterations: int,
+    asynchronous: bool = False,
 ) -> dict:
     """The config the drift check ran again (its first row says which) against its own trial's times; {} without
-    a drift check. ``ratio_of_medians`` of the times, plus the config's ``label`` and ``is_baseline``."""
+    a drift check. ``ratio_of_medians`` of the times (``stats.cost``: per 1,000 env steps for an ``asynchronous``
+    algorithm), plus the config's ``label`` and ``is_baseline``."""
     if again is None or again.empty:
         return {}
     point = {k: again.iloc[0][k] for k in config_keys}
     mine = measured(iterations, warmup_iterations)
     moved = ratio_of_medians(
-        mine[metrics.same_config(mine, point, config_keys)]["time_this_iter_s"],
-        measured(again, warmup_iterations)["time_this_iter_s"],
+        cost(mine[metrics.same_config(mine, point, config_keys)], asynchronous=asynchronous),
+        cost(measured(again, warmup_iterations), asynchronous=asynchronous),
     )
     row = scaled[metrics.same_config(scaled, point, config_keys)]
     moved["label"] = str(row["label"].iloc[0]) if len(row) else str(again.iloc[0].get("label", ""))

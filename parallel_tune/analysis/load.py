@@ -27,7 +27,7 @@ import pandas as pd
 
 from parallel_tune.core import files, spaces, trial_results
 from parallel_tune.core.errors import UsageError
-from parallel_tune.core.record import ExperimentRecord, RecordError
+from parallel_tune.core.record import NOT_RECORDED, ExperimentRecord, RecordError
 from parallel_tune.core.record import read as read_record
 from parallel_tune.core.tables import (
     NOT_STARTED,
@@ -156,6 +156,9 @@ def _column_map() -> dict[str, str]:
         f"{er}/{RLMODULE_INFERENCE_TIMER}": "inference_per_step_s",
         f"{er}/{ENV_TO_MODULE_CONNECTOR}/{CONNECTOR_PIPELINE_TIMER}": "env_to_module_per_step_s",
         f"{er}/{MODULE_TO_ENV_CONNECTOR}/{CONNECTOR_PIPELINE_TIMER}": "module_to_env_per_step_s",
+        # Asynchronous algorithms (APPO, IMPALA): the learner thread's time per update, and its wait for samples.
+        "learners/__all_modules__/learner_thread_update_timer": "learner_thread_update_s",
+        "learners/__all_modules__/learner_thread_in_queue_wait_timer": "learner_thread_wait_s",
     }
 
 
@@ -345,16 +348,18 @@ def load_experiment(experiment_dir: Path | str, *, space: spaces.SearchSpace | N
     """
     experiment_dir = Path(experiment_dir).expanduser().resolve()
     try:
-        record = read_record(experiment_dir) or ExperimentRecord(space=space)
+        record = read_record(experiment_dir)
     except RecordError as exc:
         raise ResultsError(str(exc)) from None
     analysis = _open_analysis(experiment_dir)
+    if record is None:  # the drift check's (it has its sweep's space), or a Tune experiment made without us
+        record = ExperimentRecord(space=space) if space is not None else _inferred_record(analysis, experiment_dir)
     experiment = Experiment(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), record, experiment_dir)
     keys, grid_keys = experiment.config_keys, experiment.grid_keys
     iter_rows, trial_rows, telemetry = [], [], []
     for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
         config = {k: trial.config.get(k, spaces.RLLIB_DEFAULTS.get(k)) for k in keys}
-        name = files.trial_name(config, grid_keys)
+        name = files.trial_name(config, grid_keys, trial.trainable_name)
         part, rerun = _iterations(Path(trial.path), name, experiment.problems)
         placement = part.pop("placement_json").dropna()
         for k, v in reversed(config.items()):
@@ -390,6 +395,66 @@ def load_experiment(experiment_dir: Path | str, *, space: spaces.SearchSpace | N
     return _migrate(experiment)
 
 
+def _inferred_record(analysis, experiment_dir: Path) -> ExperimentRecord:
+    """The record of a Tune experiment made without parallel_tune, from what its trials and results say.
+
+    The grid is the settings whose values differ between the trials (the
+    trials' own configs); the space's fixed settings are those they share; the
+    algorithm is the trials' trainable; iterations, host and date come from the
+    result rows, the Ray version from a checkpoint's metadata. What none of
+    them says is ``NOT_RECORDED``.
+    """
+    trials = sorted(analysis.trials, key=lambda t: t.trial_id)
+    if not trials:
+        raise ResultsError(f"{experiment_dir} holds a Tune experiment without trials")
+    configs = [dict(t.config) for t in trials]
+    keys = list(dict.fromkeys(k for c in configs for k in c))
+    distinct = {
+        k: list({json.dumps(c.get(k), sort_keys=True, default=str): c.get(k) for c in configs}.values()) for k in keys
+    }
+    grid = {k: values for k, values in distinct.items() if len(values) > 1}
+    if not grid:  # one config: its runners say who sampled
+        grid = {spaces.RUNNERS: [configs[0].get(spaces.RUNNERS, spaces.RLLIB_DEFAULTS[spaces.RUNNERS])]}
+    shared = {k: v for k, v in configs[0].items() if k not in grid and k != "env"}
+    rows = [trial_results.read(Path(t.path))[0] for t in trials]
+    iterations = max((int(r[trial_results.ITERATION].max()) for r in rows if len(r)), default=1)
+    first = next((r.iloc[0] for r in rows if len(r)), pd.Series(dtype=object))
+    algorithm = str(trials[0].trainable_name).upper()
+    env = configs[0].get("env")
+    space = spaces.SearchSpace(
+        name=Path(experiment_dir).name,
+        env=str(env) if env else NOT_RECORDED,
+        iterations=iterations,
+        ppo=json.loads(json.dumps(shared, default=str)),
+        grid=grid,
+        warmup_iterations=1 if iterations > 1 else 0,
+        algorithm=algorithm if algorithm in spaces.ALGORITHMS else "PPO",
+        description="a Tune experiment made without parallel_tune: its grid and settings read from its trials",
+        source=str(experiment_dir),
+    )
+    return ExperimentRecord(
+        space=space,
+        algorithm={"name": algorithm},
+        versions={"ray": _ray_version(trials) or NOT_RECORDED},
+        machine={
+            "hostname": str(first.get("hostname", NOT_RECORDED)),
+            "date_utc": str(first.get("date", NOT_RECORDED)),
+            "cpu_model": NOT_RECORDED,
+        },
+    )
+
+
+def _ray_version(trials) -> str | None:
+    """The Ray version a checkpoint of the experiment's trials was written with (RLlib keeps it there)."""
+    for trial in trials:
+        for meta in sorted(Path(trial.path).glob("checkpoint_*/rllib_checkpoint.json")):
+            try:
+                return json.loads(meta.read_text()).get("ray_version")
+            except (OSError, ValueError):
+                continue
+    return None
+
+
 def _iterations(trial_dir: Path, name: str, problems: list[str]) -> tuple[pd.DataFrame, int]:
     """One trial's results under our column names, one row per iteration (its first complete run), and how many
     later runs of an iteration (after a restore) were set aside."""
@@ -403,8 +468,12 @@ def _iterations(trial_dir: Path, name: str, problems: list[str]) -> tuple[pd.Dat
         df = pd.DataFrame(columns=[trial_results.ITERATION])
     df = df.reset_index(drop=True)
     part = pd.DataFrame({ours: df[theirs] if theirs in df else float("nan") for theirs, ours in _column_map().items()})
+    part["env_steps_sampled"] = trial_results.steps_sampled(df).to_numpy() if len(df) else []
+    # The EMA is inverted only where one training step is one iteration (PPO); an asynchronous algorithm runs
+    # thousands of steps an iteration, and its timers are not one iteration's time.
+    once = bool(len(part)) and part["training_steps_per_iteration"].fillna(1).le(1).all()
     for ema, raw in _UNSMOOTH.items():
-        part[raw] = unsmooth_ema(part[ema].astype(float)).to_numpy() if len(part) else []
+        part[raw] = unsmooth_ema(part[ema].astype(float)).to_numpy() if once else float("nan")
     prefix = f"{TELEMETRY_KEY}/"
     for c in (c for c in df.columns if c.startswith(prefix)):
         part[c.removeprefix(prefix)] = df[c]
@@ -432,7 +501,7 @@ def _unrun_row(
     config = {k: full.get(k) for k in keys}
     return {
         "trial_id": "",
-        "trial_name": files.trial_name(config, grid_keys),
+        "trial_name": files.trial_name(config, grid_keys, record.space.algorithm if record.space else "PPO"),
         "label": spaces.label(config, grid_keys),
         **config,
         "status": status,
@@ -442,7 +511,9 @@ def _unrun_row(
         "cpus_reserved": float(cpus),
         "gpus_reserved": float(gpus),
         "busy_processes": spaces.busy_processes(full),
-        "concurrent_processes": spaces.concurrent_processes(full),
+        "concurrent_processes": spaces.concurrent_processes(
+            full, overlapping=bool(record.space) and spaces.asynchronous(record.space.algorithm)
+        ),
         "sampling_cpus": float("nan"),
         "node_ip": "",
         "path": "",
@@ -466,7 +537,9 @@ def _trial_row(trial, name: str, config: dict[str, Any], part: pd.DataFrame, gri
         "cpus_reserved": cpus,
         "gpus_reserved": gpus,
         "busy_processes": spaces.busy_processes(trial.config),
-        "concurrent_processes": spaces.concurrent_processes(trial.config),
+        "concurrent_processes": spaces.concurrent_processes(
+            trial.config, overlapping=spaces.asynchronous(trial.trainable_name)
+        ),
         "sampling_cpus": sampling_cpus,
         "node_ip": part["node_ip"].dropna().iloc[-1] if part["node_ip"].notna().any() else "",
         "path": str(trial.path),

@@ -22,7 +22,14 @@ import numpy as np
 import pandas as pd
 
 from parallel_tune.core import spaces
-from parallel_tune.core.stats import bootstrap_ci, measured, ratio_of_medians, relative_half_width, variation_pct
+from parallel_tune.core.stats import (
+    bootstrap_ci,
+    cost,
+    measured,
+    ratio_of_medians,
+    relative_half_width,
+    variation_pct,
+)
 from parallel_tune.core.tables import SKIPPED
 
 #: The original study's rating bands on efficiency (%): (name, lower edge), best first. The top
@@ -88,6 +95,7 @@ def summarize(
     max_rel_ci_width: float = 0.2,
     seed: int = 0,
     n_resamples: int = 2000,
+    asynchronous: bool = False,
 ) -> pd.DataFrame:
     """Per-config statistics over measured iterations (``n_resamples``: the bootstrap's).
 
@@ -100,17 +108,29 @@ def summarize(
     ``max_rel_ci_width``, or fewer than 2 measured iterations), time_cv_pct
     (the iteration times' coefficient of variation: the noise), the median
     sampling_s / learner_update_s / weight_sync_s / other_s and each one's
-    share of the iteration (``*_share_pct``), and per-step times in ms.
+    share of the iteration (``*_share_pct``), and per-step times in ms;
+    time_per_kstep_s (median seconds per 1,000 env steps sampled) with its
+    interval; learner_busy_pct (median share of the learner thread's time spent
+    updating rather than waiting for samples, where an asynchronous algorithm
+    reports it) with its interval. ``asynchronous`` (APPO, IMPALA: time-boxed
+    iterations, a learner beside the runners): the interval widths, the noise
+    and ``unreliable`` are those of the time per 1,000 steps (``stats.cost``),
+    and the iteration is not split into parts (NaN).
     """
     rows = []
     for keys, g in measured(iterations, warmup_iterations).groupby(group_keys, sort=True):
         keys = keys if isinstance(keys, tuple) else (keys,)
         t = g["time_this_iter_s"].to_numpy(float)
         sps = (g["env_steps_sampled"] / g["time_this_iter_s"]).to_numpy(float)
+        kstep = cost(g, asynchronous=True).to_numpy(float)
+        noise = kstep if asynchronous else t
         t_med = float(np.median(t))
         t_lo, t_hi = bootstrap_ci(t, seed=seed, n_resamples=n_resamples)
         s_lo, s_hi = bootstrap_ci(sps, seed=seed, n_resamples=n_resamples)
-        width = (t_hi - t_lo) / t_med if t_med else float("nan")
+        k_lo, k_hi = bootstrap_ci(kstep, seed=seed, n_resamples=n_resamples)
+        n_lo, n_hi = (k_lo, k_hi) if asynchronous else (t_lo, t_hi)
+        n_med = float(np.nanmedian(noise)) if np.isfinite(noise).any() else float("nan")
+        width = (n_hi - n_lo) / n_med if n_med else float("nan")
         row = dict(zip(group_keys, keys, strict=False))
         if "label" in g:
             row["label"] = g["label"].iloc[0]
@@ -124,15 +144,19 @@ def summarize(
             env_steps_per_s=float(np.median(sps)),
             env_steps_per_s_ci_low=s_lo,
             env_steps_per_s_ci_high=s_hi,
+            time_per_kstep_s=float(np.nanmedian(kstep)) if np.isfinite(kstep).any() else float("nan"),
+            time_per_kstep_s_ci_low=k_lo,
+            time_per_kstep_s_ci_high=k_hi,
             rel_ci_width=width,
-            rel_half_width=relative_half_width(t, seed=seed, n_resamples=n_resamples),
+            rel_half_width=relative_half_width(noise, seed=seed, n_resamples=n_resamples),
             unreliable=bool(len(g) < 2 or not width <= max_rel_ci_width),
-            time_cv_pct=variation_pct(t),
+            time_cv_pct=variation_pct(noise),
+            **_learner_busy(g, seed=seed, n_resamples=n_resamples),
         )
         parts = {}
         for col in ("sampling_s", "learner_update_s", "weight_sync_s"):
             parts[col] = float(np.nanmedian(g[col])) if col in g and g[col].notna().any() else float("nan")
-        parts["other_s"] = max(t_med - np.nansum(list(parts.values())), 0.0)
+        parts["other_s"] = float("nan") if asynchronous else max(t_med - np.nansum(list(parts.values())), 0.0)
         row.update(parts)
         for col, value in parts.items():
             row[col.removesuffix("_s") + "_share_pct"] = 100 * value / t_med if t_med else float("nan")
@@ -143,6 +167,18 @@ def summarize(
             )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _learner_busy(g: pd.DataFrame, *, seed: int, n_resamples: int) -> dict[str, float]:
+    """The learner thread's busy share (update over update plus waiting for samples), median and interval."""
+    if "learner_thread_update_s" not in g or "learner_thread_wait_s" not in g:
+        return {"learner_busy_pct": np.nan, "learner_busy_pct_ci_low": np.nan, "learner_busy_pct_ci_high": np.nan}
+    update, wait = g["learner_thread_update_s"].astype(float), g["learner_thread_wait_s"].astype(float)
+    busy = (100 * update / (update + wait)).to_numpy(float)
+    busy = busy[np.isfinite(busy)]
+    low, high = bootstrap_ci(busy, seed=seed, n_resamples=n_resamples)
+    median = float(np.median(busy)) if len(busy) else np.nan
+    return {"learner_busy_pct": median, "learner_busy_pct_ci_low": low, "learner_busy_pct_ci_high": high}
 
 
 def rating(efficiency_pct: float, low: float | None = None, high: float | None = None) -> str:
@@ -178,6 +214,7 @@ def scaling(
     iterations: pd.DataFrame | None = None,
     warmup_iterations: int = 1,
     seed: int = 0,
+    asynchronous: bool = False,
 ) -> pd.DataFrame:
     """Speedup and efficiency of every measured config relative to ``baseline``.
 
@@ -194,6 +231,9 @@ def scaling(
     speedup_ci_low/high (``ratio_of_medians`` of the baseline's times over the
     config's, both resampled) and efficiency_per_env_pct_ci_low/high, and a
     rating that names both bands where that interval crosses an edge.
+    ``asynchronous`` (APPO, IMPALA): iterations are time-boxed, so speedup is
+    the ratio of seconds per 1,000 env steps (``time_per_kstep_s``: the
+    throughput ratio) rather than of times per iteration.
     """
     out = configs.reset_index(drop=True).copy()
     is_base = np.logical_and.reduce([out[k] == v for k, v in baseline.items() if k in out]) if baseline else None
@@ -202,7 +242,8 @@ def scaling(
         base = out.loc[min(order, key=order.get)]
     else:
         base = out[is_base].iloc[0]
-    out["speedup"] = base["time_per_iter_s"] / out["time_per_iter_s"]
+    time_col = "time_per_kstep_s" if asynchronous else "time_per_iter_s"
+    out["speedup"] = base[time_col] / out[time_col]
     out["efficiency_per_env_pct"] = 100 * out["speedup"] / (out["total_envs"] / base["total_envs"])
     out["efficiency_per_cpu_pct"] = 100 * out["speedup"] / (out["sampling_cpus"] / base["sampling_cpus"])
     out["baseline_name"] = ",".join(f"{k}={base[k]}" for k in group_keys)
@@ -210,11 +251,10 @@ def scaling(
     out["speedup_ci_low"] = out["speedup_ci_high"] = np.nan
     if iterations is not None and not iterations.empty:
         times = measured(iterations, warmup_iterations)
-        base_times = times[same_config(times, base, group_keys)]["time_this_iter_s"]
+        times = times.assign(_cost=cost(times, asynchronous=asynchronous))
+        base_times = times[same_config(times, base, group_keys)]["_cost"]
         for i, r in out[~out["is_baseline"]].iterrows():
-            ratio = ratio_of_medians(
-                times[same_config(times, r, group_keys)]["time_this_iter_s"], base_times, seed=seed
-            )
+            ratio = ratio_of_medians(times[same_config(times, r, group_keys)]["_cost"], base_times, seed=seed)
             out.loc[i, ["speedup_ci_low", "speedup_ci_high"]] = ratio["ci_low"], ratio["ci_high"]
     per_env = out["total_envs"] / base["total_envs"]
     out["efficiency_per_env_pct_ci_low"] = 100 * out["speedup_ci_low"] / per_env
@@ -261,12 +301,16 @@ def amdahl_fit(width: pd.Series, speedup: pd.Series) -> dict[str, float]:
     }
 
 
-def runner_scaling(scaled: pd.DataFrame, *, envs_per_runner: int | None = None) -> pd.DataFrame:
+def runner_scaling(
+    scaled: pd.DataFrame, *, envs_per_runner: int | None = None, time_col: str = "time_per_iter_s"
+) -> pd.DataFrame:
     """The runner-only slice: configs with one envs-per-runner value, sorted by runners.
 
     Adds ``width`` (runners relative to the slice's smallest) and
-    ``karp_flatt_serial_fraction``; speedups are re-based on the slice's
-    smallest config so the slice is a clean strong-scaling series.
+    ``karp_flatt_serial_fraction``; speedups (of ``time_col``: seconds per
+    iteration, or per 1,000 env steps for an asynchronous algorithm) are
+    re-based on the slice's smallest config so the slice is a clean
+    strong-scaling series.
     """
     df = scaled
     if "num_envs_per_env_runner" in df:
@@ -277,7 +321,7 @@ def runner_scaling(scaled: pd.DataFrame, *, envs_per_runner: int | None = None) 
         return df
     first = df.iloc[0]
     df["width"] = df["num_env_runners"] / first["num_env_runners"]
-    df["slice_speedup"] = first["time_per_iter_s"] / df["time_per_iter_s"]
+    df["slice_speedup"] = first[time_col] / df[time_col]
     df["karp_flatt_serial_fraction"] = karp_flatt(df["slice_speedup"], df["width"])
     return df
 

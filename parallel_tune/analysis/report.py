@@ -13,13 +13,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from parallel_tune.analysis.diagnosis import LIMITS, LOSS_PARTS, OWN_PARTS, PART_LABELS, processes_text
+from parallel_tune.analysis.diagnosis import (
+    LEARNER_BOUND_PCT,
+    LIMITS,
+    LOSS_PARTS,
+    OWN_PARTS,
+    PART_LABELS,
+    processes_text,
+)
 from parallel_tune.analysis.findings import Findings
 from parallel_tune.analysis.metrics import RATING_BANDS
 from parallel_tune.core.files import DASHBOARD
-from parallel_tune.core.record import ExperimentRecord
+from parallel_tune.core.record import NOT_RECORDED, ExperimentRecord
 from parallel_tune.core.stats import PRECISION_HELP
 from parallel_tune.core.tables import SKIPPED, UNFINISHED
+
+#: Verdicts only an asynchronous algorithm's pipeline gives; PPO's budget does not list them.
+ASYNCHRONOUS_ONLY = ("sampling",)
 
 #: The order configs are listed in, in every table and panel: fewest sampling CPUs, then fewest envs.
 ORDER = ["sampling_cpus", "total_envs"]
@@ -103,11 +113,15 @@ def header_section(record: ExperimentRecord, dashboard_name: str) -> list[str]:
     """What was run where, with which versions: scaling numbers compare only under the same ones."""
     space, machine, versions = record.space, record.machine, record.versions
     ppo = space.ppo if space else {}
-    gpus = ", ".join(machine.get("gpu_models") or []) or "none"
+    gpus = (", ".join(machine["gpu_models"]) or "none") if "gpu_models" in machine else NOT_RECORDED
     nodes = record.cluster.get("nodes") or []
+    # An experiment made without parallel_tune knows its host from its results, not its hardware: name the host.
+    known = machine.get("cpu_model", NOT_RECORDED) != NOT_RECORDED
+    host = f" ({machine['hostname']})" if not known and machine.get("hostname", NOT_RECORDED) != NOT_RECORDED else ""
     where = (
-        f"Driver machine: {machine.get('cpu_model', '?')}, {machine.get('logical_cores', '?')} logical / "
-        f"{machine.get('physical_cores', '?')} physical cores, GPUs: {gpus}. "
+        f"Driver machine{host}: {machine.get('cpu_model', NOT_RECORDED)}, "
+        f"{machine.get('logical_cores', NOT_RECORDED)} logical / {machine.get('physical_cores', NOT_RECORDED)} "
+        f"physical cores, GPUs: {gpus}. "
     )
     if len(nodes) > 1:
         each = "; ".join(
@@ -119,15 +133,17 @@ def header_section(record: ExperimentRecord, dashboard_name: str) -> list[str]:
         where += f"Ray cluster of {len(nodes)} nodes: {each}. "
     else:
         where = where.replace("Driver machine", "Machine")
-    algorithm = record.algorithm.get("name", "PPO")
+    algorithm = record.algorithm.get("name", space.algorithm if space else NOT_RECORDED)
+    resolved = record.algorithm.get("config") or {}
+    batch = ppo.get("train_batch_size", resolved.get("train_batch_size", NOT_RECORDED))
     return [
-        f"# Scaling report: {space.name if space else '?'}",
+        f"# Scaling report: {space.name if space else NOT_RECORDED}",
         "",
-        f"{space.env if space else '?'}, {algorithm} train_batch_size {ppo.get('train_batch_size', '?')}, "
-        f"{space.iterations if space else '?'} iterations per config "
-        f"({space.warmup_iterations if space else '?'} warm-up, excluded). {where}"
-        + ", ".join(f"{k} {versions.get(k, '?')}" for k in ("ray", "torch", "gymnasium", "mujoco"))
-        + f"; run {machine.get('date_utc', '?')}.",
+        f"{space.env if space else NOT_RECORDED}, {algorithm} train_batch_size {batch}, "
+        f"{space.iterations if space else NOT_RECORDED} iterations per config "
+        f"({space.warmup_iterations if space else NOT_RECORDED} warm-up, excluded). {where}"
+        + ", ".join(f"{k} {versions.get(k, NOT_RECORDED)}" for k in ("ray", "torch", "gymnasium", "mujoco"))
+        + f"; run {machine.get('date_utc', NOT_RECORDED)}.",
         "",
         f"![dashboard]({dashboard_name})",
         "",
@@ -140,6 +156,8 @@ def results_section(found: Findings, warmup_iterations: int) -> list[str]:
     if scaled.empty:
         return []
     rows = []
+    # An asynchronous algorithm's iterations are time-boxed: its time is per 1,000 env steps.
+    time_col, time_head = ("time_per_kstep_s", "s/1k steps") if found.asynchronous else ("time_per_iter_s", "s/iter")
     for _, r in scaled.sort_values(ORDER).iterrows():
         flag = " ⚠ wide CI" if r["unreliable"] else ""
         rows.append(
@@ -147,7 +165,7 @@ def results_section(found: Findings, warmup_iterations: int) -> list[str]:
                 config_label(r),
                 str(int(r["total_envs"])),
                 _num(r["sampling_cpus"], "g"),
-                _with_ci(r, "time_per_iter_s"),
+                _with_ci(r, time_col),
                 _num(r["env_steps_per_s"], ",.0f"),
                 _num(r["speedup"]) + "x",
                 _num(r["efficiency_per_env_pct"], ".1f") + " %",
@@ -155,7 +173,7 @@ def results_section(found: Findings, warmup_iterations: int) -> list[str]:
                 r["rating"] + flag,
             ]
         )
-    header = ["config", "envs", "sampling CPUs", "s/iter [95 % CI]", "env steps/s", "speedup", "eff./env"]
+    header = ["config", "envs", "sampling CPUs", f"{time_head} [95 % CI]", "env steps/s", "speedup", "eff./env"]
     out = ["## Results", "", _table([*header, "eff./CPU", "rating"], rows, "lrrrrrrrl")]
     out += [
         "",
@@ -283,8 +301,12 @@ def recommendation_section(found: Findings) -> list[str]:
     fastest = found.recommendation["fastest"]
     line = (
         f"- **Fastest:** {config_label(pd.Series(fastest))} ({plural(fastest['sampling_cpus'], 'sampling CPU')}), "
-        f"{_num(fastest['time_per_iter_s'])} s/iter, "
-        f"{_num(fastest['env_steps_per_s'], ',.0f')} env steps/s, "
+        + (
+            f"{_num(fastest['time_per_kstep_s'])} s per 1,000 env steps, "
+            if found.asynchronous
+            else f"{_num(fastest['time_per_iter_s'])} s/iter, "
+        )
+        + f"{_num(fastest['env_steps_per_s'], ',.0f')} env steps/s, "
         f"efficiency {_num(fastest['efficiency_per_cpu_pct'], '.0f')} % per CPU"
     )
     if found.ceiling is not None and "ceiling_fraction_pct" in fastest:
@@ -322,6 +344,8 @@ def budget_section(found: Findings) -> list[str]:
     scaled = found.scaled
     if scaled.empty or "limited_by" not in scaled:
         return []
+    if found.asynchronous:
+        return asynchronous_budget_section(found)
     ordered = scaled.sort_values(ORDER)
     rows = [
         [
@@ -344,7 +368,7 @@ def budget_section(found: Findings) -> list[str]:
         "baseline's, scaled the same way; they add up to the lost seconds, and a negative part is a gain. "
         "Sampling is split by RLlib's per-step timers (env step, inference, connectors) and what they leave "
         "(sampling wait: the slowest runner, episode collection). Verdicts: "
-        + "; ".join(f"`{k}` {v}" for k, v in LIMITS.items())
+        + "; ".join(f"`{k}` {v}" for k, v in LIMITS.items() if k not in ASYNCHRONOUS_ONLY)
         + ".",
         "",
     ]
@@ -434,11 +458,56 @@ def learner_device_section(found: Findings) -> list[str]:
     return [*out, ""] if len(out) > 2 else []
 
 
+def asynchronous_budget_section(found: Findings) -> list[str]:
+    """What an asynchronous algorithm lost, whole, and which side of its pipeline waits for the other."""
+    rows = [
+        [
+            config_label(r),
+            _num(r["time_per_kstep_s"]),
+            _num(r["ideal_time_per_kstep_s"]),
+            _num(r["lost_time_per_kstep_s"], "+.2f"),
+            f"{_num(r.get('learner_busy_pct'), '.0f')} % [{_num(r.get('learner_busy_pct_ci_low'), '.0f')}, "
+            f"{_num(r.get('learner_busy_pct_ci_high'), '.0f')}]",
+            verdict_text(r),
+        ]
+        for _, r in found.scaled.sort_values(ORDER).iterrows()
+    ]
+    header = ["config", "s/1k steps", "ideal s", "lost s", "learner busy [95 % CI]", "limited by"]
+    out = ["## Where the lost speedup went", "", _table(header, rows, "lrrrrl"), ""]
+    out += [f"- {config_label(r)}: {r['advice']}" for _, r in found.scaled.sort_values(ORDER).iterrows()]
+    out += [
+        "",
+        "An asynchronous algorithm (APPO, IMPALA) samples and learns at once, so an iteration does not split into "
+        "parts that add up: the loss is whole, in seconds per 1,000 env steps against the baseline's scaled by "
+        "sampling CPUs. The verdict says which side of the pipeline waits for the other: the learner busy "
+        f"{LEARNER_BOUND_PCT:g} % of its time or more (its interval's lower end) holds the samples up (`learner`); "
+        "busy less (its interval's upper end), it waits for them (`sampling`); an interval across the line is "
+        "`mixed`; and first, as for PPO, processes that outnumber saturated cores (`cpu_cores`).",
+        "",
+    ]
+    return out
+
+
 def why_section(found: Findings) -> list[str]:
     """The raw parts of an iteration and the scaling fits, for a reader who wants to check the verdicts."""
     scaled, fit = found.scaled, found.fit
     if scaled.empty:
         return []
+    if found.asynchronous:
+        return [
+            "## Why scaling stops",
+            "",
+            "RLlib's iteration timers time the driver's loop of an asynchronous algorithm (thousands of training "
+            "steps an iteration, each collecting whatever is ready), not the parts of one iteration; the split of "
+            "PPO's iteration does not apply. Inside the env runners, per step of all a runner's envs: "
+            + "; ".join(
+                f"{config_label(r)} env step {_num(r['env_step_per_step_ms'], '.3f')} ms, inference "
+                f"{_num(r['inference_per_step_ms'], '.3f')} ms"
+                for _, r in scaled.sort_values(ORDER).iterrows()
+            )
+            + ".",
+            "",
+        ]
     rows = [
         [
             config_label(r),
@@ -521,7 +590,7 @@ def ceiling_section(found: Findings) -> list[str]:
     return [
         "## Against the raw environment ceiling",
         "",
-        _table(["config", "sampling processes", "PPO env steps/s", "raw env steps/s", "fraction"], rows),
+        _table(["config", "sampling processes", f"{found.algorithm} env steps/s", "raw env steps/s", "fraction"], rows),
         "",
         "The raw ceiling is the same environment stepped with random actions by as many processes at once, no "
         f"RLlib (`parallel_tune.ceiling`; steps/s by processes: {raw}). The gap is what RLlib adds per step "

@@ -22,9 +22,10 @@ def per_config(
     max_rel_ci_width: float = 0.2,
     seed: int = 0,
     n_resamples: int = 2000,
+    asynchronous: bool = False,
 ) -> pd.DataFrame:
     """One row per config of ``trials`` (skipped and never-started ones too), sorted by the config keys
-    (``n_resamples``: the bootstrap's, for the intervals).
+    (``n_resamples``: the bootstrap's, for the intervals; ``asynchronous``: APPO or IMPALA, ``metrics.summarize``).
 
     ``iterations``, ``trials`` and ``telemetry`` are ``analysis.load``'s
     tables. Columns, left to right:
@@ -56,6 +57,7 @@ def per_config(
             max_rel_ci_width=max_rel_ci_width,
             seed=seed,
             n_resamples=n_resamples,
+            asynchronous=asynchronous,
         )
         if not iterations.empty
         else pd.DataFrame()

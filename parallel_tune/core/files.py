@@ -5,7 +5,7 @@
     <storage>/<experiment>/
         parallel_tune.json              RECORD: the experiment record (parallel_tune.core.record)
         ceiling.parquet                 CEILING: the bare environment's step rate (--ceiling)
-        ppo[num_env_runners=1,...]/     one Tune trial directory per config (trial_name)
+        ppo[num_env_runners=1,...]/     one Tune trial directory per config (trial_name; appo[...] for APPO)
             result.json                 RESULTS: Tune's results, one JSON line per iteration
             telemetry.parquet           TELEMETRY: hardware samples while it ran
         drift/ppo[...]/                 DRIFT: the baseline again, at the end (a sweep of more than 3 configs)
@@ -32,6 +32,7 @@ def table(name: str) -> str:
     return f"{name}.parquet"
 
 
-def trial_name(config: dict[str, Any], keys: list[str]) -> str:
-    """``ppo[num_env_runners=4,num_envs_per_env_runner=2]``: directories, logs and rows line up."""
-    return "ppo[" + ",".join(f"{k}={config[k]}" for k in keys) + "]"
+def trial_name(config: dict[str, Any], keys: list[str], algorithm: str = "PPO") -> str:
+    """``ppo[num_env_runners=4,num_envs_per_env_runner=2]`` (``appo[...]`` for APPO): directories, logs and
+    rows line up."""
+    return f"{algorithm.lower()}[" + ",".join(f"{k}={config[k]}" for k in keys) + "]"

@@ -31,6 +31,8 @@ from parallel_tune.core.files import RECORD
 from parallel_tune.core.spaces import SearchSpace
 
 SCHEMA_VERSION = 2
+#: What a record (and a report) says where it truly does not know: an experiment made without parallel_tune.
+NOT_RECORDED = "not recorded"
 
 
 class RecordError(UsageError):

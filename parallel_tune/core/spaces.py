@@ -25,7 +25,14 @@ import yaml
 
 from parallel_tune.core.errors import UsageError
 
-SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
+
+def _spaces_dir() -> Path:
+    """The shipped spaces: package data in an installed wheel, the repository's ``search_spaces/`` in a checkout."""
+    shipped = Path(__file__).resolve().parents[1] / "search_spaces"
+    return shipped if shipped.is_dir() else Path(__file__).resolve().parents[2] / "search_spaces"
+
+
+SPACES_DIR = _spaces_dir()
 
 PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
 
@@ -35,9 +42,36 @@ PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
 RUNNERS = "num_env_runners"
 ENVS_PER_RUNNER = "num_envs_per_env_runner"
 
-#: RLlib's defaults for them (PPOConfig 2.60), for a space that sets neither; a test holds
-#: them to PPOConfig's own values.
+#: RLlib's defaults for them (2.60, the same for PPO, APPO and IMPALA), for a space that sets neither; a test
+#: holds them to RLlib's own values.
 RLLIB_DEFAULTS = {RUNNERS: 2, ENVS_PER_RUNNER: 1}
+
+#: The algorithms a sweep runs, and whether each samples and learns at once (asynchronous: its iterations are
+#: time-boxed, its learner runs beside the env runners) rather than in turns (PPO).
+ALGORITHMS = {"PPO": False, "APPO": True, "IMPALA": True}
+
+
+#: Settings of parallelism and resources: what a space sweeps or reserves, the same for every algorithm. A space
+#: written for another algorithm than a --config file's lends only these (its learning settings are for its own).
+PARALLELISM_KEYS = frozenset(
+    {
+        RUNNERS,
+        ENVS_PER_RUNNER,
+        "gym_env_vectorize_mode",
+        "num_cpus_for_main_process",
+        "num_cpus_per_env_runner",
+        "num_gpus_per_env_runner",
+        "num_learners",
+        "num_cpus_per_learner",
+        "num_gpus_per_learner",
+    }
+)
+
+
+def asynchronous(algorithm: str) -> bool:
+    """Does ``algorithm`` learn while its env runners sample (APPO, IMPALA), rather than after (PPO)?"""
+    return ALGORITHMS.get(str(algorithm).upper(), False)
+
 
 #: Counts no machine or Ray cluster could hold, refused at once: planning builds one placement-group bundle
 #: per runner and per learner, and an absurd count would exhaust memory before any message.
@@ -73,7 +107,7 @@ class SearchSpace:
     name: str = _setting(kind=str, in_file=False, measures=False)  # the file's stem
     env: str = _setting(kind=str)
     iterations: int = _setting(kind=int)
-    ppo: dict[str, Any] = _setting(kind=dict)
+    ppo: dict[str, Any] = _setting(kind=dict)  # the algorithm's settings every trial shares (PPO's, APPO's...)
     grid: dict[str, list[Any]] = _setting(kind=dict)
     warmup_iterations: int = _setting(1, kind=int)
     baseline: dict[str, Any] = _setting({}, kind=dict)
@@ -81,6 +115,7 @@ class SearchSpace:
     checkpoint_frequency: int = _setting(0, kind=int)
     precision: float | None = _setting(None, kind=(int, float))
     min_measured_iterations: int = _setting(3, kind=int)
+    algorithm: str = _setting("PPO", kind=str)  # RLlib's name: PPO, APPO or IMPALA (a --config file's decides)
     description: str = _setting("", kind=str, measures=False)
     source: str = _setting("", kind=str, in_file=False, measures=False)  # the file it was read from
 
@@ -233,6 +268,7 @@ def from_dict(data: Any, *, name: str, source: str = "", cpus: int | None = None
     values = {k: v for k, v in data.items() if v is not None or keys[k].default is None}
     values["grid"] = {k: _grid_values(where, k, v, cpus) for k, v in data["grid"].items()}
     values["placement_strategy"] = values.get("placement_strategy", "PACK").upper()
+    values["algorithm"] = str(values.get("algorithm", "PPO")).upper()
     values["description"] = values.get("description", "").strip()
     values["baseline"] = dict(values.get("baseline") or {})
     return validate(SearchSpace(name=name, source=source, **values))
@@ -305,6 +341,8 @@ def validate(space: SearchSpace) -> SearchSpace:
         )
     if not space.env.strip():
         raise SpaceError(f"{where}: 'env' must name an environment")
+    if space.algorithm not in ALGORITHMS:
+        raise SpaceError(f"{where}: 'algorithm' must be one of {', '.join(ALGORITHMS)}, got {space.algorithm!r}")
     overlap = sorted(set(space.ppo) & set(space.grid))
     if overlap:
         raise SpaceError(f"{where}: {overlap[0]!r} is both fixed in 'ppo' and searched in 'grid'")
@@ -413,18 +451,20 @@ def busy_processes(config: dict[str, Any]) -> int:
     return 1 + int(config.get("num_learners", 0) or 0) + samplers
 
 
-def concurrent_processes(config: dict[str, Any]) -> int:
+def concurrent_processes(config: dict[str, Any], *, overlapping: bool = False) -> int:
     """Processes a config keeps busy at the same moment: what must fit the cores for it to scale.
 
-    PPO samples, then learns: the two phases take turns, so the larger counts.
     Sampling keeps every env runner busy at once (the main process when there
     are none), and with ASYNC vectorisation every env subprocess of each;
-    learning keeps the local learner busy, or each remote learner.
+    learning keeps the local learner busy, or each remote learner. PPO samples,
+    then learns: the phases take turns, so the larger counts. ``overlapping``
+    (APPO, IMPALA: ``asynchronous``): they run at once, so both count.
     """
     runners = int(config.get(RUNNERS, RLLIB_DEFAULTS[RUNNERS]) or 0)
     envs = int(config.get(ENVS_PER_RUNNER, RLLIB_DEFAULTS[ENVS_PER_RUNNER]) or 1)
     per_sampler = envs if str(config.get("gym_env_vectorize_mode", "sync")).lower() == "async" else 1
-    return max(max(runners, 1) * per_sampler, int(config.get("num_learners", 0) or 0), 1)
+    sampling, learning = max(runners, 1) * per_sampler, max(int(config.get("num_learners", 0) or 0), 1)
+    return sampling + learning if overlapping else max(sampling, learning)
 
 
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")

@@ -81,7 +81,13 @@ def iterations_needed(times: np.ndarray, *, precision: float) -> int | None:
 
 
 def precision_out_of_reach(
-    iterations: pd.DataFrame, *, cap: int, warmup_iterations: int, precision: float | None, min_measured: int
+    iterations: pd.DataFrame,
+    *,
+    cap: int,
+    warmup_iterations: int,
+    precision: float | None,
+    min_measured: int,
+    asynchronous: bool = False,
 ) -> dict | None:
     """Whether one trial's noise puts the precision target beyond its cap, once ``min_measured`` are in.
 
@@ -92,7 +98,7 @@ def precision_out_of_reach(
     """
     if precision is None or iterations.empty:
         return None
-    times = measured(iterations, warmup_iterations)["time_this_iter_s"].to_numpy(float)
+    times = cost(measured(iterations, warmup_iterations), asynchronous=asynchronous).to_numpy(float)
     possible = cap - warmup_iterations
     if len(times) < min_measured or precise_enough(times, precision=precision, min_measured=min_measured):
         return None
@@ -142,14 +148,31 @@ def measured(iterations: pd.DataFrame, warmup_iterations: int) -> pd.DataFrame:
     return iterations[(it > warmup_iterations) & (since > warmup_iterations)]
 
 
+def cost(iterations: pd.DataFrame, *, asynchronous: bool = False) -> pd.Series:
+    """What one iteration cost, as the precision rule and the drift check measure it: its time
+    (``time_this_iter_s``: PPO's iterations sample a fixed batch), or for an asynchronous algorithm (APPO,
+    IMPALA: time-boxed iterations of however many steps) the seconds per 1,000 env steps sampled."""
+    if not asynchronous:
+        return iterations["time_this_iter_s"].astype(float)
+    steps = iterations["env_steps_sampled"].astype(float)
+    return (1000 * iterations["time_this_iter_s"] / steps.where(steps > 0)).astype(float)
+
+
 def trial_done(
-    iterations: pd.DataFrame, *, cap: int, warmup_iterations: int, precision: float | None, min_measured: int
+    iterations: pd.DataFrame,
+    *,
+    cap: int,
+    warmup_iterations: int,
+    precision: float | None,
+    min_measured: int,
+    asynchronous: bool = False,
 ) -> bool:
     """Did one trial's iterations end it: the ``cap`` reached, or (with a ``precision``) an interval tight enough?
 
     The rule the precision stopper stops by, the resume guard recognises a
     finished trial by, and the sweep tells a finished trial from an
-    interrupted one by. ``iterations``: one trial's rows, each iteration once.
+    interrupted one by. ``iterations``: one trial's rows, each iteration once
+    (with ``env_steps_sampled`` for an ``asynchronous`` algorithm, ``cost``).
     """
     if iterations.empty:
         return False
@@ -157,5 +180,5 @@ def trial_done(
         return True
     if precision is None:
         return False
-    times = measured(iterations, warmup_iterations)["time_this_iter_s"].to_numpy(float)
+    times = cost(measured(iterations, warmup_iterations), asynchronous=asynchronous).to_numpy(float)
     return precise_enough(times, precision=precision, min_measured=min_measured)

@@ -22,6 +22,8 @@ from parallel_tune.core.files import RESULTS
 
 #: Tune's result keys this module reads, under the names the package's tables use.
 ITERATION, SINCE_RESTORE, TIME = "training_iteration", "iterations_since_restore", "time_this_iter_s"
+#: Env steps sampled in the iteration (RLlib's env runner metrics), and since the trial began (the algorithm's).
+STEPS, LIFETIME_STEPS = "env_runners/num_env_steps_sampled", "num_env_steps_sampled_lifetime"
 
 
 def read(trial_dir: Path) -> tuple[pd.DataFrame, str]:
@@ -55,13 +57,27 @@ def first_runs(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return kept.sort_values(ITERATION, kind="stable"), int(rows[ITERATION].notna().sum() - len(kept))
 
 
+def steps_sampled(rows: pd.DataFrame) -> pd.Series:
+    """Env steps sampled in each iteration (one trial's rows, in order): the env runners' own count, or where an
+    asynchronous algorithm's iteration closed before its runners reported, the growth of the lifetime count."""
+    own = rows[STEPS].astype(float) if STEPS in rows else pd.Series(float("nan"), index=rows.index)
+    if LIFETIME_STEPS not in rows:
+        return own
+    grown = rows[LIFETIME_STEPS].astype(float).diff().fillna(rows[LIFETIME_STEPS].astype(float))
+    return own.fillna(grown)
+
+
 def timings(trial_dir: Path) -> pd.DataFrame:
     """One trial's measured iterations as the stopping rule reads them: iteration, iterations_since_restore,
-    time_this_iter_s (``parallel_tune.core.stats``), first runs only; empty without results."""
+    time_this_iter_s, env_steps_sampled, env_steps_lifetime (``parallel_tune.core.stats``), first runs only;
+    empty without results."""
     rows, _ = read(trial_dir)
     rows, _ = first_runs(rows)
     if rows.empty or ITERATION not in rows or TIME not in rows:
-        return pd.DataFrame(columns=["iteration", SINCE_RESTORE, TIME])
+        return pd.DataFrame(columns=["iteration", SINCE_RESTORE, TIME, "env_steps_sampled", "env_steps_lifetime"])
     out = pd.DataFrame({"iteration": rows[ITERATION].astype(int), TIME: rows[TIME].astype(float)})
     out[SINCE_RESTORE] = rows[SINCE_RESTORE] if SINCE_RESTORE in rows else out["iteration"]
+    out["env_steps_sampled"] = steps_sampled(rows)
+    lifetime = rows[LIFETIME_STEPS] if LIFETIME_STEPS in rows else pd.Series(float("nan"), index=rows.index)
+    out["env_steps_lifetime"] = lifetime.astype(float)
     return out.reset_index(drop=True)

@@ -2,6 +2,7 @@
 
 A local sweep plans against the machine without starting Ray (``local_nodes``),
 so a request that cannot fit is refused before anything starts; ``--address``
+(or, as Ray itself reads it, ``RAY_ADDRESS``: what ``ray job submit`` sets)
 joins a running cluster and plans against its alive nodes.
 """
 
@@ -23,25 +24,30 @@ class ClusterError(UsageError):
     """Ray cannot be reached, or the environment cannot be made."""
 
 
-def check_env(env_id: str) -> None:
-    """Refuse an environment that cannot be made, before any trial starts.
+def address(given: str | None) -> str | None:
+    """The Ray cluster to join: ``--address``, else ``RAY_ADDRESS`` (as ``ray.init()`` reads it), else none."""
+    return given or os.environ.get("RAY_ADDRESS") or None
 
-    ``package.module:EnvName-v0`` (gymnasium's module-prefixed id) imports the
-    module that registers the env first, as ``gymnasium.make`` does on every
-    node; the env is made and closed once here.
-    """
-    import importlib
 
+def make_env(env_id: str, env_config: dict | None = None):
+    """The environment as an env runner makes it: a creator registered with ``tune.register_env`` (called with
+    ``env_config``), or a gymnasium id (``package.module:EnvName-v0`` imports the module that registers it
+    first, as ``gymnasium.make`` does; ``env_config`` becomes its keyword arguments)."""
     import gymnasium
+    from ray.rllib.env.env_context import EnvContext
+    from ray.tune.registry import ENV_CREATOR, _global_registry
 
-    module, sep, name = env_id.rpartition(":")
+    if _global_registry.contains(ENV_CREATOR, env_id):
+        return _global_registry.get(ENV_CREATOR, env_id)(EnvContext(env_config or {}, worker_index=0))
+    return gymnasium.make(env_id, **(env_config or {}))
+
+
+def check_env(env_id: str, env_config: dict | None = None) -> None:
+    """Refuse an environment that cannot be made, before any trial starts: made and closed once here."""
     try:
-        if sep:
-            importlib.import_module(module)
-        gymnasium.spec(name)
         # MuJoCo prints its model warnings to file descriptor 2; they are not the user's error.
         with _stderr_to(Path(tempfile.gettempdir()) / "parallel_tune_env_check.log"):
-            gymnasium.make(env_id).close()
+            make_env(env_id, env_config).close()
     except Exception as exc:
         raise ClusterError(f"unknown environment {env_id!r}: {type(exc).__name__}: {first_line(exc)}") from None
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from parallel_tune.core import record as records
 from parallel_tune.core.errors import UsageError
-from parallel_tune.core.files import CEILING, DRIFT, RECORD, trial_name
+from parallel_tune.core.files import ANALYSIS_DIR, CEILING, DRIFT, RECORD, trial_name
 from parallel_tune.core.spaces import SearchSpace
 from parallel_tune.run import cluster
 from parallel_tune.run import plan as planning
@@ -93,6 +93,7 @@ def start(
     space: SearchSpace,
     options: SweepOptions = SweepOptions(),
     *,
+    user=None,
     argv: list[str] | None = None,
     callbacks: list[Any] | None = None,
     stream=None,
@@ -100,9 +101,10 @@ def start(
     """Plan, check and run a sweep.
 
     The plan is checked against the cluster before Ray starts (a local sweep)
-    or trials launch (a cluster). ``options.ceiling_s``: first measure the raw
-    environment ceiling (that many seconds per width, at every width the
-    runnable configs sample with) into ``<experiment>/ceiling.parquet``.
+    or trials launch (a cluster). ``user``: the ``run.user.UserConfig`` every
+    trial starts from (``--config``), if any. ``options.ceiling_s``: first
+    measure the raw environment ceiling (that many seconds per width, at every
+    width the runnable configs sample with) into ``<experiment>/ceiling.parquet``.
     ``callbacks`` are extra Tune callbacks (the benchmarks time iterations from
     the driver's side with one).
     """
@@ -114,43 +116,49 @@ def start(
             f"experiment {experiment_dir} already exists; pick another --name (results are never overwritten)"
         )
 
-    nodes = cluster.nodes(options.address, options.num_cpus, options.num_gpus)
-    planned = planning.build(space, nodes, local=not options.address)
+    address = cluster.address(options.address)
+    nodes = cluster.nodes(address, options.num_cpus, options.num_gpus)
+    planned = planning.build(space, nodes, local=not address, user=user)
     print(planned.describe(), file=stream)
     planned.check(strict=options.strict)
     run_space = planned.runnable_space()
 
     _create(experiment_dir)
-    cluster.init_ray(options.address, options.num_cpus, options.num_gpus)
-    records.write(experiment_dir, _record(planned, argv, options))
+    cluster.init_ray(address, options.num_cpus, options.num_gpus)
+    records.write(experiment_dir, _record(planned, argv, replace(options, address=address), user))
     print(f"experiment: {experiment_dir}", file=stream)
 
     if options.ceiling_s:
-        _measure_ceiling(planned, experiment_dir, options.ceiling_s, stream)
+        _measure_ceiling(planned, experiment_dir, options.ceiling_s, stream, user)
 
     from parallel_tune.run.stopping import SweepScheduler
 
     scheduler = SweepScheduler(run_space)
     tune_callbacks = _callbacks(options, space, len(planned.runnable), scheduler, extra=callbacks)
-    results = _tuner(run_space, experiment_dir.parent, name, options, tune_callbacks, list(space.grid), scheduler).fit()
-    _maybe_recheck_baseline(planned, results, experiment_dir, options, stream)
+    tuner = _tuner(run_space, experiment_dir.parent, name, options, tune_callbacks, list(space.grid), scheduler, user)
+    results = tuner.fit()
+    _maybe_recheck_baseline(planned, results, experiment_dir, options, stream, user)
     return _finish(experiment_dir, planned, results, stream)
 
 
-def _record(planned: Plan, argv: list[str] | None, options: SweepOptions) -> records.ExperimentRecord:
-    """What the sweep is about to run, where: its space, plan, resolved RLlib config, versions and machine."""
+def _record(planned: Plan, argv: list[str] | None, options: SweepOptions, user=None) -> records.ExperimentRecord:
+    """What the sweep is about to run, where: its space, plan, resolved RLlib config (and the user's file it
+    came from), versions and machine."""
     import time
 
     from parallel_tune.core import machine
-    from parallel_tune.run.trial import ALGORITHM, resolved_config
+    from parallel_tune.run.trial import resolved_config
 
     space = planned.space
     point = space.reference_config([t.config for t in planned.runnable])
     local = not options.address
+    algorithm = {"name": space.algorithm, "reference_point": point, "config": resolved_config(space, point, user)}
+    if user is not None:
+        algorithm["config_file"] = user.record()
     return records.ExperimentRecord(
         space=space,
         plan=planned.to_record(),
-        algorithm={"name": ALGORITHM, "reference_point": point, "config": resolved_config(space, point)},
+        algorithm=algorithm,
         command=argv,
         versions=machine.versions(),
         machine=machine.describe(),
@@ -208,10 +216,12 @@ def _ended(space: SearchSpace, results) -> tuple[list[str], list[str], list[str]
     return errored, done, unfinished
 
 
-def _maybe_recheck_baseline(planned: Plan, results, experiment_dir: Path, options: SweepOptions, stream) -> None:
+def _maybe_recheck_baseline(
+    planned: Plan, results, experiment_dir: Path, options: SweepOptions, stream, user=None
+) -> None:
     wanted = options.drift_check if options.drift_check is not None else len(planned.runnable) > DRIFT_CHECK_ABOVE
     if wanted and not _ended(planned.space, results)[2] and not (experiment_dir / DRIFT).exists():
-        _recheck_baseline(planned, experiment_dir, options, stream)
+        _recheck_baseline(planned, experiment_dir, options, stream, user)
 
 
 def _tuner(
@@ -222,21 +232,22 @@ def _tuner(
     callbacks: list,
     grid_keys: list[str],
     scheduler,
+    user=None,
 ):
-    """One Tune trial per config of ``space``, named by the sweep's grid keys, scheduled by ``scheduler`` (the
-    sweep's ``SweepScheduler``)."""
+    """One Tune trial per config of ``space`` (starting from ``user``'s config, if any), named by the sweep's grid
+    keys, scheduled by ``scheduler`` (the sweep's ``SweepScheduler``)."""
     from ray import tune
 
     from parallel_tune.run import trial
-    from parallel_tune.run.probe import measured_ppo
+    from parallel_tune.run.probe import measured
 
     return tune.Tuner(
-        measured_ppo(),
-        param_space=trial.param_space(space),
+        measured(space.algorithm),
+        param_space=trial.param_space(space, user),
         tune_config=tune.TuneConfig(
             max_concurrent_trials=options.max_concurrent,
-            trial_name_creator=_namer(grid_keys),
-            trial_dirname_creator=_namer(grid_keys),
+            trial_name_creator=_namer(grid_keys, space.algorithm),
+            trial_dirname_creator=_namer(grid_keys, space.algorithm),
             scheduler=scheduler,
         ),
         run_config=tune.RunConfig(
@@ -255,14 +266,14 @@ def _tuner(
     )
 
 
-def _namer(grid_keys: list[str]):
+def _namer(grid_keys: list[str], algorithm: str):
     def name(trial) -> str:
-        return trial_name(trial.config, grid_keys)
+        return trial_name(trial.config, grid_keys, algorithm)
 
     return name
 
 
-def _recheck_baseline(planned: Plan, experiment_dir: Path, options: SweepOptions, stream) -> None:
+def _recheck_baseline(planned: Plan, experiment_dir: Path, options: SweepOptions, stream, user=None) -> None:
     """Run the baseline config (or its stand-in) again, briefly, into ``<experiment>/drift``: did the machine's
     speed move?
 
@@ -273,13 +284,13 @@ def _recheck_baseline(planned: Plan, experiment_dir: Path, options: SweepOptions
     point = space.reference_config([t.config for t in planned.runnable])
     iterations = space.warmup_iterations + space.min_measured_iterations
     again = replace(space, grid={k: [v] for k, v in point.items()}, iterations=iterations, precision=None)
-    print(f"drift check: {trial_name(point, list(point))} again, {iterations} iterations", file=stream)
+    print(f"drift check: {trial_name(point, list(point), space.algorithm)} again, {iterations} iterations", file=stream)
     from parallel_tune.run.stopping import SweepScheduler
 
     scheduler = SweepScheduler(again)
     callbacks = _callbacks(options, again, 1, scheduler)
     once = replace(options, max_concurrent=1)
-    _tuner(again, experiment_dir, DRIFT, once, callbacks, list(space.grid), scheduler).fit()
+    _tuner(again, experiment_dir, DRIFT, once, callbacks, list(space.grid), scheduler, user).fit()
 
 
 def _create(experiment_dir: Path) -> None:
@@ -296,7 +307,7 @@ def _create(experiment_dir: Path) -> None:
         ) from None
 
 
-def _measure_ceiling(planned: Plan, experiment_dir: Path, seconds: float, stream) -> None:
+def _measure_ceiling(planned: Plan, experiment_dir: Path, seconds: float, stream, user=None) -> None:
     from parallel_tune.run import rawenv
 
     space, widths = planned.space, planned.sampling_widths()
@@ -308,6 +319,7 @@ def _measure_ceiling(planned: Plan, experiment_dir: Path, seconds: float, stream
         duration_s=seconds,
         strategy=space.placement_strategy,
         stream=stream,
+        env_config=dict(user.config.env_config or {}) if user is not None else None,
     )
 
 
@@ -328,7 +340,9 @@ def resume(
     first run of every iteration stays the measurement (the loader keeps it),
     and a continued trial counts its warm-up again after the restore. Errored
     trials restart only with ``retry_errored``. The space, plan, precision
-    target and telemetry are the record's. (Tune's RESTART resume type is not
+    target and telemetry are the record's; a sweep of a user's ``--config``
+    file runs the file again first (its env registrations are what the
+    trials make), and refuses if the file changed since. (Tune's RESTART resume type is not
     used for unfinished trials: with Ray 2.60 it created a second trial
     directory and then stalled.)
     """
@@ -351,7 +365,8 @@ def resume(
             diff = records.settings_diff(stored.space.settings(), requested.settings())
             if diff:
                 raise SweepError(f"--resume: the space differs from the one this experiment ran with: {diff}")
-        cluster.init_ray(options.address, options.num_cpus, options.num_gpus)
+        user = _user_config_again(stored)
+        cluster.init_ray(cluster.address(options.address), options.num_cpus, options.num_gpus)
         planned = Plan.from_record(stored, cluster.cluster_nodes())
         recorded = {k: stored.options[k] for k in ("telemetry", "telemetry_interval_s") if k in stored.options}
         options = replace(options, **recorded)  # telemetry and the drift check sample as the sweep did
@@ -362,18 +377,19 @@ def resume(
         unfinished=kind.RESUME,
         errored=kind.RESTART if options.retry_errored else kind.SKIP,
     )
-    from parallel_tune.run.probe import measured_ppo
+    from parallel_tune.run.probe import measured
     from parallel_tune.run.stopping import SweepScheduler, finished
     from parallel_tune.run.trial import quiet_notices
 
     errored = "retry" if options.retry_errored else "keep as failed"
     print(f"resuming {experiment_dir} (errored trials: {errored})", file=stream)
     space = planned.space
-    trial_dirs = [d for d in experiment_dir.iterdir() if d.is_dir() and d.name.startswith("ppo[")]
+    trial_dirs = [d for d in experiment_dir.iterdir() if d.is_dir() and d.name not in (DRIFT, ANALYSIS_DIR)]
     done_before = sum(finished(space, d) for d in trial_dirs)
-    quiet_notices()
+    quiet_notices(space.algorithm)
+    trainable = measured(space.algorithm)
     with old_module_names():  # an experiment made before 0.2 pickled classes at their old paths
-        tuner = tune.Tuner.restore(str(experiment_dir), trainable=measured_ppo(), _resume_config=resume_config)
+        tuner = tune.Tuner.restore(str(experiment_dir), trainable=trainable, _resume_config=resume_config)
         # Tune restores the callbacks, scheduler and names it pickled at the sweep's start; these are rebuilt from
         # the record instead, so a resumed sweep schedules, stops, samples and numbers its trials as the record
         # says (and as this version does). Tuner.restore takes no RunConfig: the restored one is set here.
@@ -384,8 +400,26 @@ def resume(
         )
         restored._tune_config.scheduler = scheduler
         results = tuner.fit()
-    _maybe_recheck_baseline(planned, results, experiment_dir, options, stream)
+    _maybe_recheck_baseline(planned, results, experiment_dir, options, stream, user)
     return _finish(experiment_dir, planned, results, stream)
+
+
+def _user_config_again(record: records.ExperimentRecord):
+    """The ``--config`` file the sweep started from, run again, if it had one; it must be unchanged."""
+    source = record.algorithm.get("config_file")
+    if not source:
+        return None
+    from parallel_tune.run import user
+
+    path = Path(source["file"])
+    if not path.is_file():
+        raise SweepError(f"--resume: the sweep's --config file {path} is gone; put it back to resume")
+    if user.digest(path) != source["sha256"]:
+        raise SweepError(
+            f"--resume: {path} changed since the sweep started (sha256 {source['sha256'][:12]}...); restore it, "
+            "or start a new sweep with the file as it is now"
+        )
+    return user.load(f"{path}:{source['name']}")
 
 
 def _finish(experiment_dir: Path, planned: Plan, results, stream) -> Outcome:

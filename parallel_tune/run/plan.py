@@ -33,10 +33,11 @@ class PlannedTrial:
     bundles: tuple[Bundle, ...] = ()
     skip_reason: str | None = None
     hint: str | None = None
+    algorithm: str = "PPO"
 
     @property
     def name(self) -> str:
-        return trial_name(self.config, list(self.config))
+        return trial_name(self.config, list(self.config), self.algorithm)
 
 
 @dataclass
@@ -56,7 +57,8 @@ class Plan:
     @classmethod
     def from_record(cls, record: ExperimentRecord, nodes: list[Bundle]) -> Plan:
         """The plan as it was made; a resumed run is judged against it, not re-planned."""
-        trials = [PlannedTrial(p.config, p.cpus, p.gpus, (), p.skip_reason, p.hint) for p in record.plan]
+        algorithm = record.space.algorithm
+        trials = [PlannedTrial(p.config, p.cpus, p.gpus, (), p.skip_reason, p.hint, algorithm) for p in record.plan]
         return cls(space=record.space, nodes=nodes, trials=trials)
 
     def to_record(self) -> list[PlannedConfig]:
@@ -114,18 +116,19 @@ class Plan:
         return restricted
 
 
-def build(space: SearchSpace, nodes: list[Bundle], *, local: bool = True) -> Plan:
+def build(space: SearchSpace, nodes: list[Bundle], *, local: bool = True, user=None) -> Plan:
     """Every config with the placement group RLlib will ask for and, where it cannot fit, why.
 
     On a local Ray, a config short of CPUs alone can still run when Ray is told
     of more logical CPUs than there are cores; its skip reason says how, and
-    that the report then judges it against the real cores.
+    that the report then judges it against the real cores. ``user``: the
+    ``run.user.UserConfig`` every trial starts from, if any.
     """
     from parallel_tune.run.trial import reservation
 
     result = Plan(space=space, nodes=nodes)
     for point in space.configs():
-        res = reservation(space, point)
+        res = reservation(space, point, user)
         reason = why_unschedulable(res.bundles, res.strategy, nodes)
         hint = None
         if reason and local and _cpus_alone_short(res.bundles, res.strategy, nodes, res.cpus):
@@ -133,7 +136,7 @@ def build(space: SearchSpace, nodes: list[Bundle], *, local: bool = True) -> Pla
                 f"to run it anyway: --num-cpus {res.cpus:g} (more processes than cores: the report marks it "
                 "core-bound instead of drawing scaling conclusions from it)"
             )
-        result.trials.append(PlannedTrial(point, res.cpus, res.gpus, res.bundles, reason, hint))
+        result.trials.append(PlannedTrial(point, res.cpus, res.gpus, res.bundles, reason, hint, space.algorithm))
     return result
 
 

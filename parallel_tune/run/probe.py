@@ -2,7 +2,7 @@
 
 Tune's callbacks run in the driver and cannot see which node holds which
 bundle of a trial's placement group; the trial's own process can. Every
-trial is RLlib's PPO with one addition (``measured_ppo``): when it logs a
+trial is RLlib's algorithm with one addition (``measured``): when it logs a
 result, after the iteration is timed, it adds its placement under
 ``PLACEMENT_KEY`` as JSON, looked up once: one entry per bundle with its role
 (``main``, ``runner 1``, ..., ``learner 1``), node id, node IP and resources.
@@ -22,18 +22,21 @@ from parallel_tune.core.tables import PLACEMENT_KEY
 
 
 @functools.cache
-def measured_ppo():
-    """RLlib's PPO, whose results also say where the trial's bundles ran; the trainable every sweep runs.
+def measured(algorithm: str = "PPO"):
+    """RLlib's ``algorithm`` (PPO, APPO, IMPALA), whose results also say where the trial's bundles ran: the
+    trainable every sweep runs.
 
     Defined in a function so Ray sends the class by value: a cluster's nodes
     need no parallel_tune installed.
     """
     from ray import cloudpickle
-    from ray.rllib.algorithms.ppo import PPO
+
+    from parallel_tune.run.trial import algorithm_class
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # _placement goes along, by value too
+    base = algorithm_class(algorithm)
 
-    class MeasuredPPO(PPO):
+    class Measured(base):
         def log_result(self, result: dict) -> None:
             cached = getattr(self, "_parallel_tune_placement", None)
             if cached is None:
@@ -41,8 +44,8 @@ def measured_ppo():
             result[PLACEMENT_KEY] = cached
             super().log_result(result)
 
-    MeasuredPPO.__name__ = MeasuredPPO.__qualname__ = "PPO"  # Tune's logs and names say PPO, as RLlib's does
-    return MeasuredPPO
+    Measured.__name__ = Measured.__qualname__ = algorithm  # Tune's logs and names say PPO, as RLlib's do
+    return Measured
 
 
 def bundle_roles(num_bundles: int, num_env_runners: int, num_learners: int) -> list[str]:

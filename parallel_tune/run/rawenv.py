@@ -35,10 +35,10 @@ class CeilingError(UsageError):
 class _Stepper:
     """One process stepping one environment with random actions."""
 
-    def __init__(self, env_id: str, seed: int):
-        import gymnasium
+    def __init__(self, env_id: str, seed: int, env_config: dict | None = None):
+        from parallel_tune.run.cluster import make_env
 
-        self.env = gymnasium.make(env_id)
+        self.env = make_env(env_id, env_config)  # a registered creator with its env_config, as a runner makes it
         self.env.action_space.seed(seed)
         self.env.reset(seed=seed)
 
@@ -67,12 +67,23 @@ class _Stepper:
         return {"steps": steps, "elapsed_s": elapsed, "cpu_pct": 100 * (time.process_time() - cpu0) / elapsed}
 
 
-def measure_width(env_id: str, processes: int, *, duration_s: float, warmup_s: float, strategy: str, seed: int = 0):
+def measure_width(
+    env_id: str,
+    processes: int,
+    *,
+    duration_s: float,
+    warmup_s: float,
+    strategy: str,
+    seed: int = 0,
+    env_config: dict | None = None,
+):
     """One row of the ceiling table: ``processes`` steppers at once."""
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # nodes need no parallel_tune installed
+    # Nodes need no parallel_tune installed: the stepper, and how it makes the env, go by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.cloudpickle.register_pickle_by_value(cluster)
     pg = placement_group([{"CPU": 1.0}] * processes, strategy=strategy)
     actors = []
     try:
@@ -80,7 +91,7 @@ def measure_width(env_id: str, processes: int, *, duration_s: float, warmup_s: f
         actors = [
             _Stepper.options(
                 scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=i)
-            ).remote(env_id, seed + i)
+            ).remote(env_id, seed + i, env_config)
             for i in range(processes)
         ]
         where = ray.get([a.where.remote() for a in actors], timeout=300)  # every env is made before the clock starts
@@ -117,6 +128,7 @@ def measure(
     warmup_s: float = 1.0,
     strategy: str = "PACK",
     stream=None,
+    env_config: dict | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The ceiling at each width that fits the running Ray cluster, and why any width was left out."""
     stream = stream or sys.stdout
@@ -129,7 +141,9 @@ def measure(
             print(f"ceiling: skipping {width} processes: {reason}", file=stream)
             continue
         t0 = time.perf_counter()
-        row = measure_width(env_id, width, duration_s=duration_s, warmup_s=warmup_s, strategy=strategy)
+        row = measure_width(
+            env_id, width, duration_s=duration_s, warmup_s=warmup_s, strategy=strategy, env_config=env_config
+        )
         rows.append({"env": env_id, **row})
         print(
             f"ceiling [{i}/{len(set(widths))}] {width:>3} processes: {row['env_steps_per_s']:>10,.0f} steps/s "
@@ -164,12 +178,22 @@ def run(
     warmup_s: float = 1.0,
     strategy: str = "PACK",
     stream=None,
+    env_config: dict | None = None,
 ) -> pd.DataFrame:
-    """Measure and write ``out`` (never over an existing file). Ray must be initialised."""
+    """Measure and write ``out`` (never over an existing file). Ray must be initialised. ``env_config``: what a
+    registered env creator is called with (a ``--config`` file's)."""
     out = Path(out)
     if out.exists():
         raise CeilingError(f"{out} already exists; results are never overwritten")
-    table, skipped = measure(env_id, widths, duration_s=duration_s, warmup_s=warmup_s, strategy=strategy, stream=stream)
+    table, skipped = measure(
+        env_id,
+        widths,
+        duration_s=duration_s,
+        warmup_s=warmup_s,
+        strategy=strategy,
+        stream=stream,
+        env_config=env_config,
+    )
     if table.empty:
         raise CeilingError(f"no width fits this cluster: {'; '.join(skipped)}")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ from ray.tune import Stopper
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from parallel_tune.core import stats, trial_results
-from parallel_tune.core.spaces import SearchSpace
+from parallel_tune.core.spaces import SearchSpace, asynchronous
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ def done(space: SearchSpace, iterations: pd.DataFrame) -> bool:
         warmup_iterations=space.warmup_iterations,
         precision=space.precision,
         min_measured=space.min_measured_iterations,
+        asynchronous=asynchronous(space.algorithm),
     )
 
 
@@ -78,11 +79,17 @@ class SweepScheduler(FIFOScheduler):
         rows = self._iterations(trial)
         iteration = int(result.get(trial_results.ITERATION, 0))
         if all(r["iteration"] != iteration for r in rows):  # a re-run after a restore replaces no first run
+            lifetime = float(result.get(trial_results.LIFETIME_STEPS, float("nan")))
+            before = rows[-1].get("env_steps_lifetime", 0.0) if rows else 0.0
+            steps = float(result.get(trial_results.STEPS, float("nan")))
             rows.append(
                 {
                     "iteration": iteration,
                     trial_results.SINCE_RESTORE: int(result.get(trial_results.SINCE_RESTORE, iteration)),
                     trial_results.TIME: float(result.get(trial_results.TIME, float("nan"))),
+                    # as trial_results.steps_sampled counts them: the runners' count, else the lifetime's growth
+                    "env_steps_sampled": steps if steps == steps else lifetime - before,
+                    "env_steps_lifetime": lifetime,
                 }
             )
         return TrialScheduler.STOP if done(self.space, pd.DataFrame(rows)) else TrialScheduler.CONTINUE
@@ -98,6 +105,7 @@ class SweepScheduler(FIFOScheduler):
             warmup_iterations=self.space.warmup_iterations,
             precision=self.space.precision,
             min_measured=self.space.min_measured_iterations,
+            asynchronous=asynchronous(self.space.algorithm),
         )
         if outlook:
             self._told.add(trial_id)

@@ -159,3 +159,26 @@ def test_unsmooth_ema_inverts_rllib_timers():
     assert unsmooth_ema(pd.Series(ema)).to_numpy() == pytest.approx(raw, rel=1e-9)
     # The reported EMA is still dominated by the warm-up value:
     assert ema[-1] > 4.8
+
+
+PLAIN = ROOT / "tests" / "data" / "plain_tune_experiment"
+
+
+def test_a_tune_experiment_made_without_us_gets_its_grid_and_header_from_its_trials(tmp_path):
+    # Written by hand: Tuner("PPO", param_space={... "num_envs_per_env_runner": tune.grid_search([1, 2]) ...}).
+    e = load_experiment(PLAIN)
+    space = e.record.space
+    assert e.grid_keys == ["num_envs_per_env_runner"] and space.grid == {"num_envs_per_env_runner": [1, 2]}
+    assert (space.env, space.algorithm, space.iterations, space.ppo["train_batch_size"]) == (
+        "HalfCheetah-v5",
+        "PPO",
+        4,
+        256,
+    )
+    assert e.record.versions["ray"] == "2.60.0", "from the checkpoint's metadata"
+    assert list(e.trials["label"]) == ["1r x 1e", "1r x 2e"] and (e.trials["status"] == "TERMINATED").all()
+    copy = tmp_path / "plain"
+    shutil.copytree(PLAIN, copy)
+    header = analyze.analyze_experiment(copy, stream=io.StringIO()).report.read_text().splitlines()[2]
+    assert header.startswith("HalfCheetah-v5, PPO train_batch_size 256, 4 iterations per config")
+    assert "?" not in header and "torch not recorded" in header and "Machine (" in header

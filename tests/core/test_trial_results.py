@@ -41,10 +41,23 @@ def test_the_first_complete_run_of_an_iteration_is_the_measurement(tmp_path):
     kept, rerun = trial_results.first_runs(trial_results.read(tmp_path)[0])
     assert kept["time_this_iter_s"].tolist() == [9.0, 1.0, 1.1, 1.2] and rerun == 1
     timings = trial_results.timings(tmp_path)
-    assert timings.to_dict("list") == {
+    assert timings[["iteration", "time_this_iter_s", "iterations_since_restore"]].to_dict("list") == {
         "iteration": [1, 2, 3, 4],
         "time_this_iter_s": [9.0, 1.0, 1.1, 1.2],
         "iterations_since_restore": [1, 2, 3, 2],
     }
+
+
+def test_an_asynchronous_iteration_that_closed_before_its_runners_reported_counts_the_lifetime_growth(tmp_path):
+    # APPO: iteration 2's env runner metrics had not arrived; the algorithm's lifetime count grew by 1,850.
+    write(
+        tmp_path,
+        [
+            row(1, 2.0, num_env_steps_sampled_lifetime=800, env_runners={"num_env_steps_sampled": 800}),
+            row(2, 2.0, num_env_steps_sampled_lifetime=2650),
+            row(3, 2.0, num_env_steps_sampled_lifetime=4450, env_runners={"num_env_steps_sampled": 1800}),
+        ],
+    )
+    assert trial_results.timings(tmp_path)["env_steps_sampled"].tolist() == [800, 1850, 1800]
     empty, dropped = trial_results.first_runs(pd.DataFrame())
     assert empty.empty and dropped == 0

@@ -175,3 +175,14 @@ def test_a_refused_token_is_one_line_within_30_s(tmp_path):
     assert elapsed < 30, elapsed
     assert proc.returncode == 2 and "refused this client's authentication token" in proc.stderr, proc.stderr[-2000:]
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_ray_address_alone_joins_the_cluster_as_ray_job_submit_sets_it(tmp_path):
+    # `ray job submit` runs the driver with RAY_ADDRESS set and no --address: the plan must be the cluster's.
+    with token_cluster(tmp_path, 2, 2) as (cluster, _, env):
+        args = ["--space", "runners_only", "--runners", "1,3", "--envs-per-runner", "1", "--dry-run"]
+        proc = run_cli("parallel_tune.sweep", *args, env={**env, "RAY_ADDRESS": cluster.address}, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "cluster: 2 node(s), 4 CPUs" in proc.stdout
+    lines = [line for line in proc.stdout.splitlines() if "ppo[" in line]
+    assert len(lines) == 2 and not any("SKIP" in line for line in lines), "3 runners (4 CPUs) fit the two nodes"

@@ -18,10 +18,10 @@ def test_bundle_roles_follow_rllibs_order(bundles, runners, learners, roles):
     assert bundle_roles(bundles, runners, learners) == roles
 
 
-def test_the_trainable_is_rllibs_ppo_under_its_own_name():
-    from ray.rllib.algorithms.ppo import PPO
+@pytest.mark.parametrize("name", ["PPO", "APPO", "IMPALA"])
+def test_the_trainable_is_rllibs_algorithm_under_its_own_name(name):
+    from parallel_tune.run.probe import measured
+    from parallel_tune.run.trial import algorithm_class
 
-    from parallel_tune.run.probe import measured_ppo
-
-    trainable = measured_ppo()
-    assert issubclass(trainable, PPO) and trainable.__name__ == "PPO" and measured_ppo() is trainable
+    trainable = measured(name)
+    assert issubclass(trainable, algorithm_class(name)) and trainable.__name__ == name and measured(name) is trainable
