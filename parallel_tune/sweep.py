@@ -99,6 +99,8 @@ def sweep(
     env: str | None = None,
     settings: dict[str, Any] | None = None,
     grid: dict[str, list[Any]] | None = None,
+    goal: str | None = None,
+    race_margin: float | None = None,
     dry_run: bool = False,
     analyze: bool = True,
     stream=None,
@@ -131,6 +133,8 @@ def sweep(
         env=env,
         settings=settings,
         grid=grid,
+        goal=goal,
+        race_margin=race_margin,
     )
     _check(chosen, user)
     if dry_run:
@@ -165,6 +169,8 @@ def resolve(
     env: str | None = None,
     settings: dict[str, Any] | None = None,
     grid: dict[str, list[Any]] | None = None,
+    goal: str | None = None,
+    race_margin: float | None = None,
 ) -> tuple[SearchSpace, dict[str, str]]:
     """The space to run, and where each fixed setting comes from ("your config", "the space", "--set").
 
@@ -172,7 +178,8 @@ def resolve(
     that depend on the machine. With a ``user`` config, the algorithm, env and
     every setting the user's file set are the user's: the space's fixed
     settings apply only where the file left them unset, and ``settings``
-    (``--set``) apply on top of both.
+    (``--set``) apply on top of both. ``goal`` and ``race_margin``
+    (``--goal``, ``--race-margin``) replace the space's.
     """
     loaded = space if isinstance(space, SearchSpace) else spaces.load(space or "runners_only", cpus=cpus)
     settings = dict(settings or {})
@@ -203,6 +210,7 @@ def resolve(
         precision=precision,
         settings=settings,
         axes=grid,
+        **{k: v for k, v in (("goal", goal), ("race_margin", race_margin)) if v is not None},
     )
     if settings or grid:  # checked like a space file's keys, whatever the command then does
         from parallel_tune.run.trial import check_keys
@@ -222,6 +230,12 @@ def _check(space: SearchSpace, user) -> None:
 def _describe(planned: planning.Plan, origin: dict[str, str], user) -> str:
     """The plan, then which side each fixed setting came from."""
     lines = [planned.describe()]
+    if planned.space.goal == "fastest" and len(planned.runnable) > 1:
+        ranked = experiment.race_order(planned)
+        lines.append(
+            f"race (--goal fastest, margin {100 * planned.space.race_margin:g} %), fastest predicted first by "
+            f"{ranked['predicted_by']} (--ceiling: by the measured ceiling): {', '.join(ranked['names'])}"
+        )
     if user is not None:
         lines.append(f"config: {user.algorithm} from {user.spec} (sha256 {user.sha256[:12] or 'n/a'})")
     by_side: dict[str, list[str]] = {}
@@ -290,6 +304,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="stop a trial once its 95 %% interval of time per iteration is within +-P of the median (e.g. 0.05)",
     )
+    p.add_argument(
+        "--goal",
+        metavar="GOAL",
+        help="curve (default): measure every config; fastest: race them, stopping each as soon as it is clearly "
+        "slower than the fastest so far",
+    )
+    p.add_argument(
+        "--race-margin",
+        type=float,
+        metavar="M",
+        help=f"with --goal fastest: stop a config once its best case is M below the fastest (default "
+        f"{spaces.DEFAULT_MARGIN:g}: 3 %%)",
+    )
     p.add_argument("--env", help="environment id (default: the --config file's, else the space's)")
     p.add_argument("--storage-path", default=str(DEFAULT_STORAGE), help="Tune storage path (default %(default)s)")
     p.add_argument("--name", help="experiment name (default: <space>_<date>)")
@@ -328,7 +355,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_SPACE_FLAGS = ("space", "runners", "envs_per_runner", "iterations", "env", "precision", "set", "grid", "config")
+_SPACE_FLAGS = (
+    "space",
+    "runners",
+    "envs_per_runner",
+    "iterations",
+    "env",
+    "precision",
+    "set",
+    "grid",
+    "config",
+    "goal",
+    "race_margin",
+)
 
 
 def resolve_space(args: argparse.Namespace, cpus: int | None, user=None) -> SearchSpace:
@@ -371,7 +410,17 @@ def _resolve_args(args: argparse.Namespace, cpus: int | None, user=None) -> tupl
         env=args.env,
         settings=dict(spaces.parse_assignment(a, option="--set", many=False) for a in args.set),
         grid=dict(spaces.parse_assignment(a, option="--grid", many=True) for a in args.grid),
+        goal=_goal(args.goal),
+        race_margin=args.race_margin,
     )
+
+
+def _goal(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if text.lower() not in spaces.GOALS:
+        raise SweepError(f"--goal: unknown goal {text!r}; goals: {', '.join(spaces.GOALS)}")
+    return text.lower()
 
 
 def _run(args: argparse.Namespace, argv: list[str], options: SweepOptions) -> int:

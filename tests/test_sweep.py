@@ -13,7 +13,7 @@ import pytest
 
 from parallel_tune import sweep
 from parallel_tune.analysis.load import load_experiment, read_table
-from parallel_tune.core import spaces
+from parallel_tune.core import race, spaces
 from parallel_tune.core.record import SCHEMA_VERSION
 
 from .conftest import ROOT, run_cli
@@ -34,6 +34,13 @@ TRIALS = ["ppo[num_env_runners=1,num_envs_per_env_runner=1]", "ppo[num_env_runne
         (["--space", "smoke", "--num-cpus", "-2"], "--num-cpus must be >= 0"),
         (["--space", "smoke", "--max-concurrent", "0"], "--max-concurrent must be >= 1"),
         (["--space", "smoke", "--max-failures", "-1"], "--max-failures must be >= 0"),
+        (["--space", "smoke", "--goal", "quickest"], "--goal: unknown goal 'quickest'; goals: curve, fastest"),
+        (["--space", "smoke", "--goal", "fastest", "--race-margin", "-0.1"], "'race_margin' is a fraction"),
+        (["--space", "smoke", "--goal", "fastest", "--race-margin", "5"], "in [0, 0.5] (0.03 is 3 %), got 5.0"),
+        (
+            ["--space", "smoke", "--goal", "fastest", "--envs-per-runner", "4"],
+            "goal 'fastest' races configs against each other; the grid has only one",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, argv, message):
@@ -160,6 +167,13 @@ def test_a_dry_run_opens_with_the_plan_not_rllibs_notices():
     proc = run_cli("parallel_tune.sweep", "--space", "smoke", "--dry-run", timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("space smoke: 2 configs") and "new API stack" not in proc.stdout + proc.stderr
+
+
+def test_a_race_dry_run_says_the_order_it_will_run_in(capsys):
+    assert sweep.main(["--space", "envs_only", "--goal", "fastest", "--race-margin", "0.05", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    order = out.split("race (--goal fastest, margin 5 %), fastest predicted first by a cost model")[1]
+    assert order.index("num_envs_per_env_runner=16]") < order.index("num_envs_per_env_runner=1]")
 
 
 def test_set_fixes_an_axis_and_grid_adds_one(capsys):
@@ -374,3 +388,31 @@ def test_the_same_training_with_appo_is_measured_per_1000_env_steps(tmp_path):
     assert summary["lost_env_step_s"].isna().all(), "an asynchronous iteration is not split into parts"
     text = (tmp_path / "appo" / "analysis" / "report.md").read_text()
     assert "my_cheetah, APPO" in text and "s/1k steps [95 % CI]" in text and "learner busy" in text
+
+
+@pytest.mark.ray
+def test_a_race_stops_the_slow_config_early_and_names_the_fastest(tmp_path):
+    # envs_only at 1 and 16 envs per runner, a batch small enough for seconds: 16 envs are predicted faster and
+    # run first; 1 env is raced out as soon as its warm-up and 3 measured iterations are in. No precision target,
+    # which a steady config could reach in those same 3 iterations: each config ends at the cap or raced out.
+    args = ["--space", "envs_only", "--envs-per-runner", "1,16", "--goal", "fastest"]
+    args += ["--iterations", "12", "--set", "train_batch_size=1024", "--set", "minibatch_size=256"]
+    args += ["--set", "num_epochs=1", "--storage-path", str(tmp_path), "--name", "race"]
+    proc = run_cli("parallel_tune.sweep", *args)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    one, sixteen = (
+        "ppo[num_env_runners=1,num_envs_per_env_runner=1]",
+        "ppo[num_env_runners=1,num_envs_per_env_runner=16]",
+    )
+    assert f"[trial 1/2] {sixteen} started" in proc.stderr and f"{one} raced out after iteration 4" in proc.stderr
+    trials = load_experiment(tmp_path / "race").trials.set_index("trial_name")
+    assert trials.loc[one, "iterations_completed"] == 4, "stopped well before the cap of 12"
+    log = race.read(tmp_path / "race")
+    assert log["winner"] == sixteen and set(log["eliminated"]) == {one}
+    assert log["eliminated"][one]["steps_per_s_ci_high"] < 0.97 * log["eliminated"][one]["incumbent_steps_per_s"]
+    # The winner was re-measured beside the baseline, and the report says what was raced out, and why.
+    drift = load_experiment(tmp_path / "race" / "drift").trials
+    assert sorted(drift["num_envs_per_env_runner"]) == [1, 16]
+    text = (tmp_path / "race" / "analysis" / "report.md").read_text()
+    assert "## The race (--goal fastest): 1r x 16e" in text and "| 1r x 1e | raced out after iteration 4 | 4 |" in text
+    assert "The winner, re-measured at the end" in text and "1r x 1e †" in text

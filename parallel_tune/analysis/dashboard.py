@@ -70,7 +70,8 @@ def _plot_frame(scaled: pd.DataFrame, x: str, algorithm: str = "PPO") -> pd.Data
     df = scaled.sort_values(ORDER).copy()
     df["config"] = df.apply(config_label, axis=1)
     df["envs per runner"] = df.get("num_envs_per_env_runner", pd.Series(1, index=df.index)).astype(int)
-    other = df["config"].str.split(" ", n=3).str[3].fillna("")  # what the label adds after "Rr x Ee"
+    # What the label adds after "Rr x Ee" (a raced-out config's "†" marks its point, not a line of its own).
+    other = df["config"].str.removesuffix(" †").str.split(" ", n=3).str[3].fillna("")
     if x == "total_envs":
         df["series"] = other.where(other != "", algorithm)
     else:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from parallel_tune.analysis import diagnosis, metrics
+from parallel_tune.analysis import diagnosis, metrics, racing
 from parallel_tune.analysis.table import per_config
 from parallel_tune.core import spaces
 from parallel_tune.core.stats import cost, iterations_needed, measured, ratio_of_medians
@@ -40,6 +40,7 @@ class Findings:
     harness: dict = field(default_factory=dict)
     asynchronous: bool = False  # APPO, IMPALA: time-boxed iterations, judged per 1,000 env steps
     algorithm: str = "PPO"  # what the report and the dashboard name
+    race: dict = field(default_factory=dict)  # a race's outcome (racing.outcomes); {} for a sweep that did not race
 
 
 def of(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> Findings:
@@ -62,6 +63,21 @@ def of(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> Findings:
         asynchronous=spaces.asynchronous(space.algorithm) if space else False,
     )
     found.algorithm = space.algorithm if space else "PPO"
+    if experiment.race and space is not None and not found.scaled.empty:
+        found.race = racing.outcomes(
+            found.scaled,
+            experiment.iterations,
+            experiment.race,
+            config_keys=experiment.config_keys,
+            warmup_iterations=space.warmup_iterations,
+            cap=space.iterations,
+            precision=space.precision,
+            drift_iterations=experiment.drift,
+            asynchronous=found.asynchronous,
+        )
+        out = found.race.get("configs", pd.DataFrame())
+        raced_out = set(out.loc[out["outcome"] == "raced out", "trial_name"]) if len(out) else set()
+        found.scaled["raced_out"] = found.scaled["trial_name"].isin(raced_out)
     return found
 
 
@@ -200,12 +216,15 @@ def drift(
     warmup_iterations: int,
     asynchronous: bool = False,
 ) -> dict:
-    """The config the drift check ran again (its first row says which) against its own trial's times; {} without
-    a drift check. ``ratio_of_medians`` of the times (``stats.cost``: per 1,000 env steps for an ``asynchronous``
-    algorithm), plus the config's ``label`` and ``is_baseline``."""
+    """The config the drift check ran again (the baseline where it ran, else its first row's) against its own
+    trial's times; {} without a drift check. ``ratio_of_medians`` of the times (``stats.cost``: per 1,000 env
+    steps for an ``asynchronous`` algorithm), plus the config's ``label`` and ``is_baseline``."""
     if again is None or again.empty:
         return {}
-    point = {k: again.iloc[0][k] for k in config_keys}
+    base = scaled[scaled["is_baseline"]] if "is_baseline" in scaled else scaled.iloc[:0]
+    rows = again[metrics.same_config(again, base.iloc[0], config_keys)] if len(base) else again.iloc[:0]
+    point = {k: (rows if len(rows) else again).iloc[0][k] for k in config_keys}
+    again = again[metrics.same_config(again, point, config_keys)]
     mine = measured(iterations, warmup_iterations)
     moved = ratio_of_medians(
         cost(mine[metrics.same_config(mine, point, config_keys)], asynchronous=asynchronous),

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from parallel_tune.core import files, spaces, trial_results
+from parallel_tune.core import files, race, spaces, trial_results
 from parallel_tune.core.errors import UsageError
 from parallel_tune.core.record import NOT_RECORDED, ExperimentRecord, RecordError
 from parallel_tune.core.record import read as read_record
@@ -55,8 +55,10 @@ class Experiment:
 
     ``iterations``: one row per trial-iteration; ``trials``: one per config
     (skipped and never-started ones too); ``telemetry``: one per hardware
-    sample; ``drift``: the baseline re-measured at the end, per iteration
-    (empty without a drift check). Layouts in ``load_experiment``.
+    sample; ``drift``: the baseline (and a race's winner) re-measured at the
+    end, per iteration (empty without a drift check); ``race``: a race's log
+    (``parallel_tune.core.race``; {} for a sweep that did not race). Layouts
+    in ``load_experiment``.
     """
 
     iterations: pd.DataFrame
@@ -66,6 +68,7 @@ class Experiment:
     experiment_dir: Path
     problems: list[str] = field(default_factory=list)
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    race: dict[str, Any] = field(default_factory=dict)
 
     @property
     def grid_keys(self) -> list[str]:
@@ -102,7 +105,8 @@ class Experiment:
 
     def metadata(self) -> dict[str, Any]:
         """What every table written from this experiment carries: the record, where it was read, its problems."""
-        return {**self.record.to_dict(), "experiment_dir": str(self.experiment_dir), "problems": self.problems}
+        out = {**self.record.to_dict(), "experiment_dir": str(self.experiment_dir), "problems": self.problems}
+        return {**out, "race": self.race} if self.race else out
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -250,6 +254,7 @@ def load_analysis(analysis_dir: Path) -> Experiment:
     experiment = Experiment(
         iterations, trials, telemetry, record, experiment_dir, list(metadata.get("problems", [])), drift
     )
+    experiment.race = dict(metadata.get("race") or {})
     return _migrate(experiment)
 
 
@@ -385,6 +390,7 @@ def load_experiment(experiment_dir: Path | str, *, space: spaces.SearchSpace | N
     experiment.iterations = _with_total_envs(pd.concat(iter_rows, ignore_index=True) if iter_rows else pd.DataFrame())
     experiment.trials = _with_total_envs(pd.DataFrame(trial_rows))
     experiment.telemetry = pd.concat(telemetry, ignore_index=True) if telemetry else pd.DataFrame()
+    experiment.race = race.read(experiment_dir)
     if (experiment_dir / files.DRIFT).is_dir():
         try:
             again = load_experiment(experiment_dir / files.DRIFT, space=record.space)

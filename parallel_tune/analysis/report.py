@@ -67,7 +67,8 @@ def plural(n: Any, noun: str) -> str:
 def config_label(row: pd.Series) -> str:
     """``4r x 2e``: the original study's shorthand, then any other grid axis (the loader's ``label``)."""
     label = row.get("label")
-    return label if isinstance(label, str) and label else str(row.get("trial_name", "?"))
+    label = label if isinstance(label, str) and label else str(row.get("trial_name", "?"))
+    return f"{label} †" if row.get("raced_out") is True else label
 
 
 def rating_legend() -> str:
@@ -93,6 +94,7 @@ def render_markdown(
     sections = [
         header_section(record, dashboard_name),
         results_section(found, warmup),
+        race_section(found),
         drift_section(found),
         recommendation_section(found),
         budget_section(found),
@@ -196,6 +198,72 @@ def results_section(found: Findings, warmup_iterations: int) -> list[str]:
         )
     if len(found.restarts) or len(rerun):
         out.append("")
+    return out
+
+
+def race_section(found: Findings) -> list[str]:
+    """A race's winner with its interval, each raced-out config with the evidence, and the time it saved."""
+    r = found.race
+    if not r:
+        return []
+    configs = r["configs"]
+    labels = dict(zip(configs["trial_name"], configs["label"], strict=True))
+    rows = []
+    for _, c in configs.iterrows():
+        speed = f"{_num(c['steps_per_s'], ',.0f')} [{_num(c['steps_per_s_ci_low'], ',.0f')}, "
+        speed += f"{_num(c['steps_per_s_ci_high'], ',.0f')}]"
+        outcome, against = c["outcome"], ""
+        if outcome == "raced out":
+            outcome = f"raced out after iteration {int(c['raced_out_at_iteration'])}"
+            against = f"{labels.get(c['incumbent'], c['incumbent'])}'s {_num(c['incumbent_steps_per_s'], ',.0f')}"
+        rows.append([str(c["label"]), outcome, str(int(c["iterations"])), speed, against])
+    head = ["config", "outcome", "iterations", "env steps/s [95 % CI]", "stopped against"]
+    out = [f"## The race (--goal fastest): {r['winner_label'] or 'no winner'}", ""]
+    if r["winner"]:
+        w = configs[configs["trial_name"] == r["winner"]].iloc[0]
+        out += [
+            f"**{r['winner_label']} is the fastest config**: {_num(w['steps_per_s'], ',.0f')} env steps/s "
+            f"[95 % CI {_num(w['steps_per_s_ci_low'], ',.0f')}, {_num(w['steps_per_s_ci_high'], ',.0f')}].",
+            "",
+        ]
+    raced = int((configs["outcome"] == "raced out").sum())
+    out += [
+        f"Configs ran fastest-predicted first (by {r['predicted_by'] or 'the grid order'}). A config was stopped as "
+        "soon as the upper end of the 95 % interval of its median env steps/s fell more than "
+        f"{100 * r['margin']:g} % below the median of the fastest config measured to its end so far; "
+        f"{raced} of {len(configs)} {'was' if raced == 1 else 'were'}.",
+        "",
+        _table(head, rows, "llrrl"),
+        "",
+    ]
+    if r["race_s"] == r["race_s"]:
+        out += [
+            f"The race's trials took {r['race_s']:,.0f} s (the first trial's start to the last one's end). A full grid "
+            f"at the same precision would have taken about {r['full_grid_s']:,.0f} s: the raced-out configs measured "
+            "until the precision target at their noise (or the cap) would have run "
+            f"{configs['extra_s'].sum():,.0f} s more. The race saved {100 * r['saved_fraction']:.0f} %.",
+            "",
+        ]
+    check = r.get("check") or {}
+    if check:
+        text = (
+            f"The winner, re-measured at the end ({check['n']} iterations): {_num(check['steps_per_s'], ',.0f')} env "
+            f"steps/s [95 % CI {_num(check['ci_low'], ',.0f')}, {_num(check['ci_high'], ',.0f')}]"
+        )
+        if check.get("runner_up") is not None:
+            versus = f"the runner-up, {check['runner_up']} ({_num(check['runner_up_steps_per_s'], ',.0f')} in the race)"
+            text += {
+                "still wins": f": it still wins, its whole interval above {versus}.",
+                "ties": f": ⚠ its interval holds {versus}; the two are a tie at this noise.",
+                "no longer wins": f": ⚠ **it no longer wins**, its whole interval below {versus}; re-run the race.",
+            }[check["verdict"]]
+        out += [text, ""]
+    if raced:
+        out += [
+            "† raced out: its speedup, efficiency and verdict in every table come from the iterations measured "
+            "before it was stopped, which are fewer than the precision target asks.",
+            "",
+        ]
     return out
 
 

@@ -8,7 +8,8 @@
         ppo[num_env_runners=1,...]/     one Tune trial directory per config (trial_name; appo[...] for APPO)
             result.json                 RESULTS: Tune's results, one JSON line per iteration
             telemetry.parquet           TELEMETRY: hardware samples while it ran
-        drift/ppo[...]/                 DRIFT: the baseline again, at the end (a sweep of more than 3 configs)
+        race.jsonl                      RACE: a race's order and decisions (--goal fastest; parallel_tune.core.race)
+        drift/ppo[...]/                 DRIFT: the baseline (and a race's winner) again, at the end
         analysis/                       ANALYSIS_DIR: tables, report.md, dashboard.png
 """
 
@@ -18,6 +19,9 @@ from typing import Any
 
 RECORD = "parallel_tune.json"
 CEILING = "ceiling.parquet"
+#: JSON Lines, appended to: a resumed Tune copies the experiment's top-level *.json files into its staging
+#: directory and syncs them back over the experiment's, which would undo what the resumed race logged.
+RACE = "race.jsonl"
 RESULTS = "result.json"  # Tune's JsonLoggerCallback
 TELEMETRY = "telemetry.parquet"
 ANALYSIS_DIR = "analysis"

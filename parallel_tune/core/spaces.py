@@ -82,6 +82,15 @@ MAX_COUNTS = {
 }
 MAX_ITERATIONS = 1_000_000  # weeks of training at a second an iteration
 
+#: What a sweep is for: the whole scaling curve (every config to its precision or cap), or only its fastest
+#: config, racing the others out as soon as they are clearly slower (``parallel_tune.core.race``).
+GOALS = ("curve", "fastest")
+#: How far below the incumbent's median a config's best case must fall to be raced out: 3 % keeps a config
+#: whose interval nearly reaches the incumbent in the race.
+DEFAULT_MARGIN = 0.03
+#: A margin this large would keep configs at half the incumbent's speed in the race: a typo, not a choice.
+MAX_MARGIN = 0.5
+
 
 class SpaceError(UsageError, ValueError):
     """A search space that cannot be used; the message names the bad key."""
@@ -115,6 +124,8 @@ class SearchSpace:
     checkpoint_frequency: int = _setting(0, kind=int)
     precision: float | None = _setting(None, kind=(int, float))
     min_measured_iterations: int = _setting(3, kind=int)
+    goal: str = _setting("curve", kind=str)  # curve: every config measured; fastest: race to the fastest
+    race_margin: float = _setting(DEFAULT_MARGIN, kind=(int, float))  # with goal fastest: see core.race
     algorithm: str = _setting("PPO", kind=str)  # RLlib's name: PPO, APPO or IMPALA (a --config file's decides)
     description: str = _setting("", kind=str, measures=False)
     source: str = _setting("", kind=str, in_file=False, measures=False)  # the file it was read from
@@ -269,6 +280,7 @@ def from_dict(data: Any, *, name: str, source: str = "", cpus: int | None = None
     values["grid"] = {k: _grid_values(where, k, v, cpus) for k, v in data["grid"].items()}
     values["placement_strategy"] = values.get("placement_strategy", "PACK").upper()
     values["algorithm"] = str(values.get("algorithm", "PPO")).upper()
+    values["goal"] = str(values.get("goal", "curve")).lower()
     values["description"] = values.get("description", "").strip()
     values["baseline"] = dict(values.get("baseline") or {})
     return validate(SearchSpace(name=name, source=source, **values))
@@ -343,6 +355,16 @@ def validate(space: SearchSpace) -> SearchSpace:
         raise SpaceError(f"{where}: 'env' must name an environment")
     if space.algorithm not in ALGORITHMS:
         raise SpaceError(f"{where}: 'algorithm' must be one of {', '.join(ALGORITHMS)}, got {space.algorithm!r}")
+    if space.goal not in GOALS:
+        raise SpaceError(f"{where}: unknown goal {space.goal!r}; goals: {', '.join(GOALS)}")
+    margin = space.race_margin
+    if isinstance(margin, bool) or not 0 <= margin <= MAX_MARGIN:
+        raise SpaceError(
+            f"{where}: 'race_margin' is a fraction of the incumbent's env steps/s in [0, {MAX_MARGIN:g}] "
+            f"(0.03 is 3 %), got {margin!r}"
+        )
+    if space.goal == "fastest" and len(space.configs()) < 2:
+        raise SpaceError(f"{where}: goal 'fastest' races configs against each other; the grid has only one")
     overlap = sorted(set(space.ppo) & set(space.grid))
     if overlap:
         raise SpaceError(f"{where}: {overlap[0]!r} is both fixed in 'ppo' and searched in 'grid'")

@@ -6,6 +6,11 @@ for (``parallel_tune.run.trial``). The plan is checked against the cluster
 first: a config that cannot fit is skipped and recorded instead of left
 PENDING forever (``--strict`` refuses the sweep). The experiment record is
 written before the first trial; ``resume`` rebuilds everything from it.
+
+A race (``goal: fastest``) runs the configs fastest-predicted first (Tune's
+``BasicVariantGenerator`` with the points in that order), stops the clearly
+slower ones (``SweepScheduler``), and re-measures its winner beside the
+baseline at the end.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from parallel_tune.core import race
 from parallel_tune.core import record as records
 from parallel_tune.core.errors import UsageError
 from parallel_tune.core.files import ANALYSIS_DIR, CEILING, DRIFT, RECORD, trial_name
@@ -133,12 +139,62 @@ def start(
 
     from parallel_tune.run.stopping import SweepScheduler
 
-    scheduler = SweepScheduler(run_space)
+    points = _race_order(planned, experiment_dir, stream) if space.goal == "fastest" else None
+    scheduler = SweepScheduler(run_space, experiment_dir)
     tune_callbacks = _callbacks(options, space, len(planned.runnable), scheduler, extra=callbacks)
-    tuner = _tuner(run_space, experiment_dir.parent, name, options, tune_callbacks, list(space.grid), scheduler, user)
+    tuner = _tuner(
+        run_space, experiment_dir.parent, name, options, tune_callbacks, list(space.grid), scheduler, user, points
+    )
     results = tuner.fit()
     _maybe_recheck_baseline(planned, results, experiment_dir, options, stream, user)
     return _finish(experiment_dir, planned, results, stream)
+
+
+def race_order(planned: Plan, ceiling: dict[int, float] | None = None) -> dict[str, Any]:
+    """The runnable grid points fastest-predicted first (``race.order``): {"points", "names", "predicted",
+    "predicted_by"}."""
+    space = planned.space
+    points = [t.config for t in planned.runnable]
+    full = [space.full_config(p) for p in points]
+    cpus = float(total(planned.nodes).get("CPU", 1))
+    ranked = race.order(points, full, cpus=cpus, ceiling=ceiling)
+    return {
+        "points": [points[i] for i in ranked],
+        "names": [trial_name(points[i], list(space.grid), space.algorithm) for i in ranked],
+        "predicted": [race.predicted_speed(full[i], cpus, ceiling) for i in ranked],
+        "predicted_by": race.basis(full, ceiling),
+    }
+
+
+def _race_order(planned: Plan, experiment_dir: Path, stream) -> list[dict[str, Any]]:
+    """``race_order`` from the ceiling measured just before (if any), logged in ``race.jsonl`` and said."""
+    import time
+
+    import pandas as pd
+
+    ceiling = None
+    if (experiment_dir / CEILING).exists():
+        raw = pd.read_parquet(experiment_dir / CEILING)
+        ceiling = dict(zip(raw["processes"].astype(int), raw["env_steps_per_s"].astype(float), strict=True))
+    ranked = race_order(planned, ceiling)
+    space = planned.space
+    race.append(
+        experiment_dir,
+        {
+            "goal": space.goal,
+            "margin": space.race_margin,
+            "predicted_by": ranked["predicted_by"],
+            "order": [{"trial": n, "predicted": v} for n, v in zip(ranked["names"], ranked["predicted"], strict=True)],
+            "started_at_s": time.time(),
+        },
+    )
+    print(
+        f"race: {len(ranked['points'])} configs, fastest predicted first by {ranked['predicted_by']}: "
+        f"{', '.join(ranked['names'])}; a config stops as soon as its best case is "
+        f"{100 * space.race_margin:g} % or more below the fastest so far",
+        file=stream,
+    )
+    return ranked["points"]
 
 
 def _record(planned: Plan, argv: list[str] | None, options: SweepOptions, user=None) -> records.ExperimentRecord:
@@ -200,16 +256,18 @@ def _callbacks(
     return out
 
 
-def _ended(space: SearchSpace, results) -> tuple[list[str], list[str], list[str]]:
-    """(errored, finished, unfinished) trial directory names, finished judged by each trial's own results."""
+def _ended(space: SearchSpace, results, experiment_dir: Path) -> tuple[list[str], list[str], list[str]]:
+    """(errored, finished, unfinished) trial directory names, finished judged by each trial's own results, or
+    raced out (``race.jsonl``)."""
     from parallel_tune.run.stopping import finished
 
+    raced_out = race.read(experiment_dir).get("eliminated", {})
     errored, done, unfinished = [], [], []
     for r in results:
         name = Path(r.path).name
         if r.error:
             errored.append(name)
-        elif finished(space, Path(r.path)):
+        elif name in raced_out or finished(space, Path(r.path)):
             done.append(name)
         else:
             unfinished.append(name)
@@ -220,8 +278,32 @@ def _maybe_recheck_baseline(
     planned: Plan, results, experiment_dir: Path, options: SweepOptions, stream, user=None
 ) -> None:
     wanted = options.drift_check if options.drift_check is not None else len(planned.runnable) > DRIFT_CHECK_ABOVE
-    if wanted and not _ended(planned.space, results)[2] and not (experiment_dir / DRIFT).exists():
-        _recheck_baseline(planned, experiment_dir, options, stream, user)
+    racing = planned.space.goal == "fastest"
+    if _ended(planned.space, results, experiment_dir)[2] or (experiment_dir / DRIFT).exists():
+        return
+    winner = _race_done(planned, results, experiment_dir, stream) if racing else None
+    if wanted or (racing and options.drift_check is None):
+        _recheck_baseline(planned, experiment_dir, options, stream, user, winner)
+
+
+def _race_done(planned: Plan, results, experiment_dir: Path, stream) -> dict[str, Any] | None:
+    """Name the race's winner (``stopping.fastest``), log it and when the race ended; its grid point, or None
+    where no config was measured to its end."""
+    import time
+
+    from parallel_tune.core import trial_results
+    from parallel_tune.run.stopping import fastest
+
+    log = race.read(experiment_dir)
+    done = {Path(r.path).name: r for r in results if not r.error}
+    measured = {name: trial_results.timings(Path(r.path)) for name, r in done.items()}
+    best = fastest(planned.space, measured, raced_out=log.get("eliminated", {}))
+    race.append(experiment_dir, {"winner": best[0] if best else None, "finished_at_s": time.time()})
+    if best is None:
+        print("race: no config was measured to its end; no winner", file=stream)
+        return None
+    print(f"race: {best[0]} wins; {len(log.get('eliminated', {}))} config(s) raced out", file=stream)
+    return {k: done[best[0]].config[k] for k in planned.space.grid}
 
 
 def _tuner(
@@ -233,22 +315,32 @@ def _tuner(
     grid_keys: list[str],
     scheduler,
     user=None,
+    points: list[dict[str, Any]] | None = None,
 ):
     """One Tune trial per config of ``space`` (starting from ``user``'s config, if any), named by the sweep's grid
-    keys, scheduled by ``scheduler`` (the sweep's ``SweepScheduler``)."""
+    keys, scheduled by ``scheduler`` (the sweep's ``SweepScheduler``); ``points``: the grid points in the order
+    to run them (Tune's grid order without)."""
     from ray import tune
+    from ray.tune.search.basic_variant import BasicVariantGenerator
 
     from parallel_tune.run import trial
     from parallel_tune.run.probe import measured
 
+    ordered = {}
+    if points is not None:  # each preset point replaces one sample and fixes every grid key: one trial each
+        ordered = {
+            "search_alg": BasicVariantGenerator(points_to_evaluate=points, max_concurrent=options.max_concurrent),
+            "num_samples": len(points),
+        }
     return tune.Tuner(
         measured(space.algorithm),
         param_space=trial.param_space(space, user),
         tune_config=tune.TuneConfig(
-            max_concurrent_trials=options.max_concurrent,
+            max_concurrent_trials=None if ordered else options.max_concurrent,
             trial_name_creator=_namer(grid_keys, space.algorithm),
             trial_dirname_creator=_namer(grid_keys, space.algorithm),
             scheduler=scheduler,
+            **ordered,
         ),
         run_config=tune.RunConfig(
             name=name,
@@ -273,24 +365,29 @@ def _namer(grid_keys: list[str], algorithm: str):
     return name
 
 
-def _recheck_baseline(planned: Plan, experiment_dir: Path, options: SweepOptions, stream, user=None) -> None:
-    """Run the baseline config (or its stand-in) again, briefly, into ``<experiment>/drift``: did the machine's
-    speed move?
+def _recheck_baseline(
+    planned: Plan, experiment_dir: Path, options: SweepOptions, stream, user=None, winner: dict | None = None
+) -> None:
+    """Run the baseline config (or its stand-in), and a race's ``winner``, again, briefly, into
+    ``<experiment>/drift``: did the machine's speed move, and does the winner still win?
 
     Warm-up plus ``min_measured_iterations`` iterations of the same settings;
-    the analysis compares its times with the baseline trial's.
+    the analysis compares its times with the same config's trial.
     """
     space = planned.space
     point = space.reference_config([t.config for t in planned.runnable])
+    points = [point, *([winner] if winner and winner != point else [])]
     iterations = space.warmup_iterations + space.min_measured_iterations
-    again = replace(space, grid={k: [v] for k, v in point.items()}, iterations=iterations, precision=None)
-    print(f"drift check: {trial_name(point, list(point), space.algorithm)} again, {iterations} iterations", file=stream)
+    grid = {k: list(dict.fromkeys(p[k] for p in points)) for k in point}
+    again = replace(space, grid=grid, iterations=iterations, precision=None, goal="curve")
+    names = " and ".join(trial_name(p, list(p), space.algorithm) for p in points)
+    print(f"drift check: {names} again, {iterations} iterations each", file=stream)
     from parallel_tune.run.stopping import SweepScheduler
 
     scheduler = SweepScheduler(again)
-    callbacks = _callbacks(options, again, 1, scheduler)
+    callbacks = _callbacks(options, again, len(points), scheduler)
     once = replace(options, max_concurrent=1)
-    _tuner(again, experiment_dir, DRIFT, once, callbacks, list(space.grid), scheduler, user).fit()
+    _tuner(again, experiment_dir, DRIFT, once, callbacks, list(space.grid), scheduler, user, points).fit()
 
 
 def _create(experiment_dir: Path) -> None:
@@ -394,7 +491,7 @@ def resume(
         # the record instead, so a resumed sweep schedules, stops, samples and numbers its trials as the record
         # says (and as this version does). Tuner.restore takes no RunConfig: the restored one is set here.
         restored = tuner._local_tuner
-        scheduler = SweepScheduler(space)
+        scheduler = SweepScheduler(space, experiment_dir)
         restored._run_config.callbacks = _callbacks(
             options, space, len(planned.runnable), scheduler, done_before=done_before
         )
@@ -423,7 +520,7 @@ def _user_config_again(record: records.ExperimentRecord):
 
 
 def _finish(experiment_dir: Path, planned: Plan, results, stream) -> Outcome:
-    errored, finished, unfinished = _ended(planned.space, results)
+    errored, finished, unfinished = _ended(planned.space, results, experiment_dir)
     if unfinished:
         never_started = max(len(planned.runnable) - len(results), 0)
         raise Interrupted(experiment_dir, len(finished), len(unfinished) + never_started)

@@ -29,7 +29,8 @@ class ProgressCallback(Callback):
     trials needed on average; before any finished, the cap. ``done_before``:
     trials a resumed sweep had already finished, so its trials keep their numbers.
     ``scheduler``: the sweep's ``SweepScheduler``, which says as soon as a
-    trial's noise puts the precision target beyond the cap; that is printed.
+    trial's noise puts the precision target beyond the cap, and when a race
+    stops a trial; both are printed.
     """
 
     def __init__(
@@ -95,6 +96,14 @@ class ProgressCallback(Callback):
                 f"is out of reach within {self.iterations} iterations: ±{100 * outlook['half_width']:.1f} % after "
                 f"{outlook['measured']} measured, about {outlook['needed']} needed ({outlook['possible']} allowed); "
                 f"it runs to the cap. What helps: {PRECISION_HELP}."
+            )
+        out = self.scheduler.raced_out(trial.trial_id) if self.scheduler is not None else None
+        if out:
+            self._print(
+                f"[trial {self._index(trial)}/{self.total_trials}] {trial} raced out after iteration "
+                f"{out['iteration']}: at best {out['steps_per_s_ci_high']:,.0f} env steps/s (95 % CI "
+                f"{out['steps_per_s_ci_low']:,.0f}-{out['steps_per_s_ci_high']:,.0f}), below {out['incumbent']}'s "
+                f"{out['incumbent_steps_per_s']:,.0f} by more than the margin"
             )
 
     def on_trial_complete(self, iteration, trials, trial, **info):

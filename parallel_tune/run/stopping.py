@@ -8,6 +8,14 @@ excluded, counted again after a restore, at least ``min_measured_iterations``)
 give a median whose bootstrap 95 % interval is within +-precision of it; and a
 trial about to start whose results already end it is stopped instead.
 
+With ``goal: fastest`` it also races (``parallel_tune.core.race``): a running
+trial is stopped as soon as ``race.judge`` finds it clearly slower than the
+incumbent, the fastest trial measured to its end so far, and the decision is
+logged in the experiment's ``race.jsonl``. The incumbent is found again from
+every trial's results whenever a trial is judged, and a trial the log already
+raced out is never run again, so a resumed race decides as the uninterrupted
+one would have.
+
 Tune's saved experiment state can lag a trial's own results by up to a
 second (a sweep killed after a trial's last result was written, before the
 state that says TERMINATED was saved), and resuming would run that trial
@@ -22,13 +30,15 @@ on resume; a scheduler is built afresh.)
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from ray.tune import Stopper
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from parallel_tune.core import stats, trial_results
+from parallel_tune.core import race, stats, trial_results
 from parallel_tune.core.spaces import SearchSpace, asynchronous
 
 logger = logging.getLogger(__name__)
@@ -51,18 +61,35 @@ def finished(space: SearchSpace, trial_dir: Path) -> bool:
     return done(space, trial_results.timings(trial_dir))
 
 
+def fastest(space: SearchSpace, trials: dict[str, pd.DataFrame], raced_out=()) -> tuple[str, pd.DataFrame] | None:
+    """A race's incumbent: of the trials (name -> iterations) measured to their end and not ``raced_out``, the
+    fastest by median env steps/s, as (name, its iterations); None before any is."""
+    best, speed = None, -1.0
+    for name, rows in trials.items():
+        if name in raced_out or not done(space, rows):
+            continue
+        mine = race.steps_per_s(rows, space.warmup_iterations)
+        if len(mine) and float(np.median(mine)) > speed:
+            best, speed = (name, rows), float(np.median(mine))
+    return best
+
+
 class SweepScheduler(FIFOScheduler):
     """FIFO scheduling that stops a trial when its iterations end it, and never starts a finished one."""
 
-    def __init__(self, space: SearchSpace):
+    def __init__(self, space: SearchSpace, experiment_dir: Path | None = None):
+        """``experiment_dir``: where a race (``space.goal == "fastest"``) keeps its log; None races without one."""
         super().__init__()
         self.space = space
+        self.experiment_dir = experiment_dir
+        self.racing = space.goal == "fastest"
         self._rows: dict[str, list[dict]] = {}
         self._checked: set[str] = set()
         self._told: set[str] = set()
+        self._raced_out: dict[str, dict] = {}  # trial id -> the evidence, once, for the progress line
 
     def __getstate__(self):  # Tune pickles its config; what a sweep measured is read again from disk
-        return {**self.__dict__, "_rows": {}, "_checked": set(), "_told": set()}
+        return {**self.__dict__, "_rows": {}, "_checked": set(), "_told": set(), "_raced_out": {}}
 
     def _iterations(self, trial) -> list[dict]:
         """The trial's first runs of each iteration: from its results on disk the first time, then as reported.
@@ -70,12 +97,12 @@ class SweepScheduler(FIFOScheduler):
         A trial Tune has not yet given a directory has no results to read.
         """
         if trial.trial_id not in self._rows:
-            named = trial.storage is not None and trial.storage.trial_dir_name is not None
-            known = trial_results.timings(Path(trial.path)) if named else pd.DataFrame()
+            known = trial_results.timings(Path(trial.path)) if _named(trial) else pd.DataFrame()
             self._rows[trial.trial_id] = known.to_dict("records")
         return self._rows[trial.trial_id]
 
-    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+    def _add(self, trial, result: dict) -> list[dict]:
+        """The trial's iterations with this result's, unless it re-ran one already measured (after a restore)."""
         rows = self._iterations(trial)
         iteration = int(result.get(trial_results.ITERATION, 0))
         if all(r["iteration"] != iteration for r in rows):  # a re-run after a restore replaces no first run
@@ -92,7 +119,55 @@ class SweepScheduler(FIFOScheduler):
                     "env_steps_lifetime": lifetime,
                 }
             )
-        return TrialScheduler.STOP if done(self.space, pd.DataFrame(rows)) else TrialScheduler.CONTINUE
+        return rows
+
+    def on_trial_complete(self, tune_controller, trial, result: dict) -> None:
+        # Tune's own stop at the cap ends a trial without on_trial_result: its last iteration arrives here.
+        if result:
+            self._add(trial, result)
+        super().on_trial_complete(tune_controller, trial, result)
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        rows = self._add(trial, result)
+        if done(self.space, pd.DataFrame(rows)):
+            return TrialScheduler.STOP
+        if self.racing and self._race(tune_controller, trial):
+            return TrialScheduler.STOP
+        return TrialScheduler.CONTINUE
+
+    def _race(self, tune_controller, trial) -> bool:
+        """Is ``trial`` out of the race: raced out before (the log says so), or now against the incumbent?"""
+        name = _name(trial)
+        log = race.read(self.experiment_dir) if self.experiment_dir else {}
+        if name in log.get("eliminated", {}):
+            return True
+        incumbent = self.incumbent(tune_controller.get_trials(), exclude=trial)
+        if incumbent is None:
+            return False
+        evidence = race.judge(
+            pd.DataFrame(self._iterations(trial)),
+            incumbent[1],
+            warmup_iterations=self.space.warmup_iterations,
+            min_measured=self.space.min_measured_iterations,
+            margin=self.space.race_margin,
+        )
+        if evidence is None:
+            return False
+        evidence = {**evidence, "incumbent": incumbent[0], "at_s": time.time()}
+        self._raced_out[trial.trial_id] = evidence
+        if self.experiment_dir is not None:
+            race.append(self.experiment_dir, {"raced_out": name, "evidence": evidence})
+        return True
+
+    def incumbent(self, trials, exclude=None) -> tuple[str, pd.DataFrame] | None:
+        """``fastest`` among Tune's ``trials`` but ``exclude``, each as far as it has measured."""
+        out = race.read(self.experiment_dir).get("eliminated", {}) if self.experiment_dir else {}
+        rows = {_name(t): pd.DataFrame(self._iterations(t)) for t in trials if t is not exclude and _named(t)}
+        return fastest(self.space, rows, raced_out=out)
+
+    def raced_out(self, trial_id: str) -> dict | None:
+        """Once per trial: the evidence that raced it out (``race.judge``'s, plus the incumbent), else None."""
+        return self._raced_out.pop(trial_id, None)
 
     def out_of_reach(self, trial_id: str) -> dict | None:
         """Once per trial, as soon as it can be told: the precision target its noise puts beyond the cap
@@ -117,10 +192,21 @@ class SweepScheduler(FIFOScheduler):
             if trial.status not in ("PENDING", "PAUSED") or trial.trial_id in self._checked:
                 continue
             self._checked.add(trial.trial_id)
-            if done(self.space, pd.DataFrame(self._iterations(trial))):
+            if done(self.space, pd.DataFrame(self._iterations(trial))) or (
+                self.racing and _named(trial) and self._race(tune_controller, trial)
+            ):
                 logger.info("%s: its results already end it; not run again", trial)
                 tune_controller.stop_trial(trial)
         return super().choose_trial_to_run(tune_controller)
+
+
+def _named(trial) -> bool:
+    """Has Tune given the trial its directory (and so its name) yet?"""
+    return trial.storage is not None and trial.storage.trial_dir_name is not None
+
+
+def _name(trial) -> str:
+    return Path(trial.path).name
 
 
 class PrecisionStopper(Stopper):

@@ -65,11 +65,22 @@ def test_a_space_file_by_path(tmp_path):
         (GOOD + "baseline: {num_learners: 1}\n", "baseline key 'num_learners' is not in the grid"),
         ("env: [unclosed\n", "not valid YAML"),
         ("- a list\n", "a mapping of keys"),
+        (GOOD + "goal: quickest\n", "unknown goal 'quickest'; goals: curve, fastest"),
+        (GOOD + "goal: fastest\nrace_margin: 0.9\n", "'race_margin' is a fraction"),
+        (GOOD + "race_margin: true\n", "'race_margin' must be an int or float"),
+        (GOOD.replace("[1, 2]", "[1]") + "goal: fastest\n", "the grid has only one"),
     ],
 )
 def test_bad_space_files_name_the_bad_key(tmp_path, text, match):
     with pytest.raises(SpaceError, match=match):
         spaces.load(str(_write(tmp_path, text)))
+
+
+def test_a_space_file_can_ask_for_a_race(tmp_path):
+    space = spaces.load(str(_write(tmp_path, GOOD + "goal: Fastest\nrace_margin: 0.05\n")))
+    assert (space.goal, space.race_margin) == ("fastest", 0.05)
+    assert spaces.SearchSpace.from_record(space.to_record()) == space, "recorded, so a resumed race races alike"
+    assert spaces.load(str(_write(tmp_path, GOOD))).goal == "curve"
 
 
 def test_missing_space_file(tmp_path):

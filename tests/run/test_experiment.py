@@ -22,7 +22,7 @@ from ray.tune import Callback
 from parallel_tune import sweep
 from parallel_tune.analysis import metrics
 from parallel_tune.analysis.load import load_experiment, read_table
-from parallel_tune.core import files
+from parallel_tune.core import files, race
 
 from ..conftest import ROOT, run_cli
 
@@ -232,3 +232,29 @@ def test_resume_refuses_a_different_space(smoke_experiment, capsys):
     assert sweep.main(["--resume", str(smoke_experiment), "--space", "throughput"]) == 2
     err = capsys.readouterr().err
     assert "the space differs" in err and "grid.num_envs_per_env_runner: [1, 2] -> [1, 2, 4, 8, 16]" in err
+
+
+def test_a_race_killed_and_resumed_finishes_with_the_same_winner(tmp_path):
+    # Killed (the whole process group) while the second config runs, before the race could judge it: the resumed
+    # race finds the incumbent again from the first trial's results on disk and races the second one out.
+    # Iterations of about 2 s at 1 env per runner leave the kill, 2.5 s after the first, well before the fourth.
+    # No precision target: a config ends at the cap of 8 or raced out, whatever the machine's noise.
+    args = ["--space", "smoke", "--envs-per-runner", "1,16", "--goal", "fastest", "--iterations", "8"]
+    args += ["--set", "train_batch_size=2048", "--set", "minibatch_size=1024"]
+    args += ["--no-drift-check", "--no-analyze"]
+    one, sixteen = (
+        "ppo[num_env_runners=1,num_envs_per_env_runner=1]",
+        "ppo[num_env_runners=1,num_envs_per_env_runner=16]",
+    )
+    killed = interrupt(args, tmp_path, "race", signal.SIGKILL, when=lambda line: f"[trial 2/2] {one} iter 1/" in line)
+    experiment = tmp_path / "race"
+    assert f"[trial 1/2] {sixteen} finished" in killed.stdout and "raced out" not in killed.stdout
+    order = race.read(experiment)["order"]
+
+    resumed = run_cli("parallel_tune.sweep", "--resume", str(experiment))
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    log = race.read(experiment)
+    assert log["winner"] == sixteen and set(log["eliminated"]) == {one} and log["order"] == order
+    trials = load_experiment(experiment).trials.set_index("trial_name")
+    assert trials.loc[one, "iterations_completed"] < 8, "raced out, not run to the cap"
+    assert f"{one} raced out after iteration" in resumed.stderr

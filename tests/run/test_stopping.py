@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from ray.tune.schedulers import TrialScheduler
 
-from parallel_tune.core import files, spaces, stats
+from parallel_tune.core import files, race, spaces, stats
 from parallel_tune.run.stopping import SweepScheduler, finished
 
 
@@ -165,3 +165,85 @@ def test_the_scheduler_says_once_when_the_noise_puts_the_target_out_of_reach():
     told = scheduler.out_of_reach("t")
     assert told["measured"] == 3 and told["needed"] > told["possible"] == 11
     assert scheduler.out_of_reach("t") is None, "said once"
+
+
+def racing(iterations=10):
+    return spaces.validate(
+        spaces.from_dict(
+            {
+                "env": "HalfCheetah-v5",
+                "iterations": iterations,
+                "precision": 0.05,
+                "goal": "fastest",
+                "ppo": {},
+                "grid": {"num_envs_per_env_runner": [1, 16]},
+            },
+            name="s",
+        )
+    )
+
+
+def write_steps(trial_dir, times, steps=1000.0):
+    trial_dir.mkdir(parents=True)
+    rows = [{**result(i, t), "env_runners": {"num_env_steps_sampled": steps}} for i, t in enumerate(times, 1)]
+    (trial_dir / files.RESULTS).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def stepped(i, t, steps=1000.0):
+    return {**result(i, t), "env_runners/num_env_steps_sampled": steps}
+
+
+def test_a_race_stops_a_clearly_slower_trial_and_logs_why(tmp_path):
+    fast_dir, slow_dir = tmp_path / "fast", tmp_path / "slow"
+    write_steps(fast_dir, [3.0, 0.25, 0.25, 0.25])  # measured to its precision: the incumbent
+    (slow_dir).mkdir()
+    fast, slow = fake_trial("f", fast_dir, "TERMINATED"), fake_trial("s", slow_dir)
+    controller = FakeController([fast, slow])
+    scheduler = SweepScheduler(racing(), tmp_path)
+    # Noisy enough that the precision rule would not end it yet: only the race does.
+    decisions = [
+        scheduler.on_trial_result(controller, slow, stepped(i, t)) for i, t in enumerate([3, 1, 1.1, 0.9], 1)
+    ]
+    assert decisions == [TrialScheduler.CONTINUE] * 3 + [TrialScheduler.STOP], "judged after warm-up + 3 measured"
+    logged = race.read(tmp_path)["eliminated"]["slow"]
+    assert logged["iteration"] == 4 and logged["incumbent"] == "fast"
+    assert logged["incumbent_steps_per_s"] == pytest.approx(4000) and logged["steps_per_s_ci_high"] < 3880
+    assert scheduler.raced_out("s")["incumbent"] == "fast" and scheduler.raced_out("s") is None, "said once"
+
+
+def test_a_resumed_race_never_runs_a_raced_out_trial_and_judges_from_disk(tmp_path):
+    # Killed after the decision was logged but before Tune saved the trial as TERMINATED; and a trial whose
+    # results on disk already put it out, though it was never judged (killed between result and decision).
+    write_steps(tmp_path / "fast", [3.0, 0.25, 0.25, 0.25])
+    write_steps(tmp_path / "logged", [3.0, 1.0, 1.0, 1.0])
+    write_steps(tmp_path / "unjudged", [3.0, 1.0, 1.1, 0.9])  # not precise: only the race ends it
+    write_steps(tmp_path / "close", [3.0, 0.251, 0.252])
+    race.append(tmp_path, {"raced_out": "logged", "evidence": {"iteration": 4}})
+    trials = [fake_trial("fast", tmp_path / "fast", "TERMINATED")]
+    trials += [fake_trial(n, tmp_path / n, "PENDING") for n in ("logged", "unjudged", "close")]
+    controller = FakeController(trials)
+    chosen = SweepScheduler(racing(), tmp_path).choose_trial_to_run(controller)
+    assert controller.stopped == ["logged", "unjudged"] and chosen.trial_id == "close"
+    assert set(race.read(tmp_path)["eliminated"]) == {"logged", "unjudged"}
+
+
+def test_the_incumbent_is_the_fastest_trial_measured_to_its_end(tmp_path):
+    write_steps(tmp_path / "a", [3.0, 0.5, 0.5, 0.5])
+    write_steps(tmp_path / "b", [3.0, 0.25, 0.25, 0.25])
+    write_steps(tmp_path / "c", [3.0, 0.1])  # faster, but not measured to its end
+    write_steps(tmp_path / "d", [3.0, 0.05, 0.05, 0.05])  # fastest, but raced out (a log from before)
+    race.append(tmp_path, {"raced_out": "d", "evidence": {}})
+    trials = [fake_trial(n, tmp_path / n, "TERMINATED") for n in "abcd"]
+    assert SweepScheduler(racing(), tmp_path).incumbent(trials)[0] == "b"
+
+
+def test_a_trial_tune_stopped_at_the_cap_becomes_the_incumbent(tmp_path):
+    # Tune's own stop at the cap calls on_trial_complete with the last result, never on_trial_result.
+    (tmp_path / "fast").mkdir()
+    fast = fake_trial("f", tmp_path / "fast")
+    scheduler = SweepScheduler(racing(iterations=4), tmp_path)
+    for i, t in enumerate([3.0, 0.25, 0.3], 1):
+        scheduler.on_trial_result(FakeController([fast]), fast, stepped(i, t))
+    assert scheduler.incumbent([fast]) is None, "not measured to its end yet"
+    scheduler.on_trial_complete(None, fast, stepped(4, 0.2))
+    assert scheduler.incumbent([fast])[0] == "fast"
