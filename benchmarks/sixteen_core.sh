@@ -88,7 +88,7 @@ if [[ $mode == run ]]; then
     --ceiling 3 "${precise[@]}"
   sweep gpu_learner_16core 200 --space gpu_learner --runners 8 "${precise[@]}"
 else
-  sweep runners_check 110 --space smoke --envs-per-runner 1,2,3,4 --iterations 40 --ceiling 1 --no-drift-check
+  sweep runners_check 45 --space smoke --envs-per-runner 1,2,3,4 --iterations 40 --ceiling 1 --no-drift-check
   sweep throughput_check 70 --space smoke --envs-per-runner 1,16 --goal fastest --ceiling 1 --iterations 8
   sweep gpu_learner_check 60 --space smoke --set num_learners=1 --num-cpus 3 --iterations 4
 fi
