@@ -174,3 +174,19 @@ def print_ratio(runs: pd.DataFrame, numerator: str, denominator: str, what: str)
 
 def scratch_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="parallel_tune_bench_"))
+
+
+def timed_sweep(space: SearchSpace, storage: Path, name: str):
+    """One sweep as a user runs it, quietly, timed from its start to its end (analysis excluded), then analysed:
+    (wall seconds, ``parallel_tune.analyze.Analysis``)."""
+    from parallel_tune.analyze import analyze_experiment
+    from parallel_tune.sweep import SweepOptions, run_sweep
+
+    options = SweepOptions(storage_path=storage, name=name)
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = run_sweep(space, options, analyze=False, stream=io.StringIO())
+    wall = time.perf_counter() - started
+    with contextlib.redirect_stdout(io.StringIO()):
+        analysis = analyze_experiment(result.experiment_dir, stream=io.StringIO())
+    return wall, analysis

@@ -15,29 +15,12 @@ runs sooner, at the price of noisier iterations.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import sys
-import time
 from dataclasses import replace
 
 import _bench
 
-from parallel_tune.analyze import analyze_experiment
 from parallel_tune.core import spaces
-
-
-def run(space, storage, name: str) -> tuple[float, object]:
-    from parallel_tune.sweep import SweepOptions, run_sweep
-
-    options = SweepOptions(storage_path=storage, name=name)
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        result = run_sweep(space, options, analyze=False, stream=io.StringIO())
-    wall = time.perf_counter() - started
-    with contextlib.redirect_stdout(io.StringIO()):
-        analysis = analyze_experiment(result.experiment_dir, stream=io.StringIO())
-    return wall, analysis
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         f"scratch {storage}",
         flush=True,
     )
-    fixed_s, fixed_run = run(fixed, storage, "fixed")
+    fixed_s, fixed_run = _bench.timed_sweep(fixed, storage, "fixed")
     print(f"  fixed:    {fixed_s:7.1f} s wall", flush=True)
-    adaptive_s, adaptive_run = run(adaptive, storage, "adaptive")
+    adaptive_s, adaptive_run = _bench.timed_sweep(adaptive, storage, "adaptive")
     print(f"  adaptive: {adaptive_s:7.1f} s wall", flush=True)
 
     keys = adaptive_run.experiment.config_keys

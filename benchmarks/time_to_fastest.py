@@ -20,32 +20,15 @@ keeps both experiments there (``fastest_full`` and ``fastest_race``).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import _bench
 
-from parallel_tune.analyze import analyze_experiment
 from parallel_tune.core import race, spaces
 
 TARGET = 1 / 3
-
-
-def run(space, storage: Path, name: str) -> tuple[float, object]:
-    from parallel_tune.sweep import SweepOptions, run_sweep
-
-    options = SweepOptions(storage_path=storage, name=name)
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        result = run_sweep(space, options, analyze=False, stream=io.StringIO())
-    wall = time.perf_counter() - started
-    with contextlib.redirect_stdout(io.StringIO()):
-        analysis = analyze_experiment(result.experiment_dir, stream=io.StringIO())
-    return wall, analysis
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         f"+-{100 * args.precision:g} % (cap {args.iterations}); full grid, then race; in {storage}",
         flush=True,
     )
-    full_s, full_run = run(full, storage, "fastest_full")
+    full_s, full_run = _bench.timed_sweep(full, storage, "fastest_full")
     print(f"  full grid: {full_s:7.1f} s wall", flush=True)
-    race_s, race_run = run(raced, storage, "fastest_race")
+    race_s, race_run = _bench.timed_sweep(raced, storage, "fastest_race")
     print(f"  race:      {race_s:7.1f} s wall", flush=True)
 
     iterations = full_run.experiment.iterations

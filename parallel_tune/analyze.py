@@ -61,6 +61,8 @@ def analyze_experiment(
 
     write_tables(experiment, out_dir)
     write_table(found.scaled, out_dir / files.table("summary"), {**experiment.metadata(), "amdahl": found.fit})
+    if not found.learning.empty:  # a learning check: one row per config, its final returns against the baseline's
+        write_table(found.learning, out_dir / files.table("learning"), experiment.metadata())
     if ceiling_table is not None:  # so analysis/ alone has everything the notebook draws
         write_table(ceiling_table, out_dir / files.CEILING, experiment.metadata())
     space, machine = experiment.record.space, experiment.record.machine
@@ -80,7 +82,9 @@ def analyze_experiment(
     n = len(experiment.trials)
     status = experiment.trials["status"].value_counts().to_dict() if n else {}
     change = f" (was {before})" if before is not None and before != n else ""
-    print(f"analysis: {n} configs{change} {status}; tables, report and dashboard in {out_dir}", file=stream)
+    configs = experiment.trials["trial_name"].nunique() if n else 0
+    count = f"{configs} configs ({n} trials: replicates)" if configs != n else f"{n} configs"
+    print(f"analysis: {count}{change} {status}; tables, report and dashboard in {out_dir}", file=stream)
     for p in experiment.problems:
         print(f"  problem: {p}", file=stream)
     return Analysis(out_dir, report_path, dash, found, experiment)

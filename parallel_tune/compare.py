@@ -76,6 +76,7 @@ class Side:
     metadata: dict[str, Any]
     scaled: pd.DataFrame
     measured: pd.DataFrame = field(default_factory=pd.DataFrame)
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)  # learning curves by env steps (a learning check)
 
     @property
     def reference(self) -> bool:
@@ -117,7 +118,7 @@ def load_side(path: Path) -> Side:
         "versions": record.versions,
         "cluster": record.cluster,
     }
-    return Side(Path(path).name, meta, found.scaled, measured)
+    return Side(Path(path).name, meta, found.scaled, measured, found.curves.get("env_steps", pd.DataFrame()))
 
 
 def match(sides: list[Side], *, threshold: float = 0.05, seed: int = 0) -> pd.DataFrame:
@@ -301,7 +302,8 @@ def render(table: pd.DataFrame, sides: list[Side], *, threshold: float) -> str:
 
 
 def figure(table: pd.DataFrame, sides: list[Side], path: Path) -> Path:
-    """Speedup and efficiency per env of every experiment on the same axes, with the ideal line."""
+    """Speedup and efficiency per env of every experiment on the same axes, with the ideal line; and where any
+    experiment ran a learning check, their learning curves overlaid (return vs env steps)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -309,7 +311,9 @@ def figure(table: pd.DataFrame, sides: list[Side], path: Path) -> Path:
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6))
+    learned = [s for s in sides if not s.curves.empty]
+    fig, axes = plt.subplots(1, 3 if learned else 2, figsize=(22 if learned else 15, 6))
+    left, right = axes[0], axes[1]
     for s, colour in zip(sides, sns.color_palette("deep", len(sides)), strict=False):
         d = table[table["experiment"] == s.name].copy()
         d["envs"] = spaces.total_envs(d[KEYS[0]].astype(int), d[KEYS[1]].astype(int))
@@ -333,6 +337,16 @@ def figure(table: pd.DataFrame, sides: list[Side], path: Path) -> Path:
     right.set(xlabel="total envs", ylabel="efficiency per env %", title="Efficiency per env (the original study's)")
     left.legend(fontsize=8)
     right.legend(fontsize=8)
+    if learned:
+        styles = ["-", "--", ":", "-."]
+        for s, colour in zip(sides, sns.color_palette("deep", len(sides)), strict=False):
+            if s.curves.empty:
+                continue
+            for i, (label, g) in enumerate(s.curves.groupby("label", sort=False)):
+                axes[2].plot(g["env_steps"], g["return_mean"], styles[i % 4], color=colour, label=f"{s.name}: {label}")
+                axes[2].fill_between(g["env_steps"], g["return_low"], g["return_high"], color=colour, alpha=0.08)
+        axes[2].set(xlabel="env steps sampled", ylabel="episode return (mean of runs)", title="Learning curves")
+        axes[2].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -101,6 +101,9 @@ def sweep(
     grid: dict[str, list[Any]] | None = None,
     goal: str | None = None,
     race_margin: float | None = None,
+    seeds: int | None = None,
+    env_steps: int | None = None,
+    target_return: float | None = None,
     dry_run: bool = False,
     analyze: bool = True,
     stream=None,
@@ -135,6 +138,9 @@ def sweep(
         grid=grid,
         goal=goal,
         race_margin=race_margin,
+        seeds=seeds,
+        env_steps=env_steps,
+        target_return=target_return,
     )
     _check(chosen, user)
     if dry_run:
@@ -157,6 +163,10 @@ def _user(config):
     return user.UserConfig(Path("<python>"), "config", "", config, settings=user._set_by(config))
 
 
+#: The space's fields a flag (and ``sweep()``'s argument of the same name) replaces when given.
+REPLACED_FIELDS = ("goal", "race_margin", "seeds", "env_steps", "target_return")
+
+
 def resolve(
     space: str | SearchSpace,
     *,
@@ -169,8 +179,7 @@ def resolve(
     env: str | None = None,
     settings: dict[str, Any] | None = None,
     grid: dict[str, list[Any]] | None = None,
-    goal: str | None = None,
-    race_margin: float | None = None,
+    **replaced: Any,
 ) -> tuple[SearchSpace, dict[str, str]]:
     """The space to run, and where each fixed setting comes from ("your config", "the space", "--set").
 
@@ -178,9 +187,12 @@ def resolve(
     that depend on the machine. With a ``user`` config, the algorithm, env and
     every setting the user's file set are the user's: the space's fixed
     settings apply only where the file left them unset, and ``settings``
-    (``--set``) apply on top of both. ``goal`` and ``race_margin``
-    (``--goal``, ``--race-margin``) replace the space's.
+    (``--set``) apply on top of both. ``replaced``: any of ``REPLACED_FIELDS``
+    (their flags), replacing the space's where not None.
     """
+    unknown = sorted(set(replaced) - set(REPLACED_FIELDS))
+    if unknown:
+        raise SweepError(f"unknown setting {unknown[0]!r}; these replace the space's: {', '.join(REPLACED_FIELDS)}")
     loaded = space if isinstance(space, SearchSpace) else spaces.load(space or "runners_only", cpus=cpus)
     settings = dict(settings or {})
     origin = {k: "the space" for k in loaded.ppo}
@@ -210,7 +222,7 @@ def resolve(
         precision=precision,
         settings=settings,
         axes=grid,
-        **{k: v for k, v in (("goal", goal), ("race_margin", race_margin)) if v is not None},
+        **{k: v for k, v in replaced.items() if v is not None},
     )
     if settings or grid:  # checked like a space file's keys, whatever the command then does
         from parallel_tune.run.trial import check_keys
@@ -225,11 +237,24 @@ def _check(space: SearchSpace, user) -> None:
 
     cluster.check_env(space.env, dict(user.config.env_config or {}) if user is not None else None)
     check_keys(space)
+    batch = space.ppo.get("train_batch_size", user.config.train_batch_size if user is not None else None)
+    if space.env_steps and batch and not spaces.asynchronous(space.algorithm):
+        needed = -(-space.env_steps // int(batch))
+        if needed > space.iterations:
+            raise SweepError(
+                f"--env-steps {space.env_steps:,} takes about {needed:,} iterations of train_batch_size {batch}; the "
+                f"cap is {space.iterations}: raise --iterations to at least {needed:,}"
+            )
 
 
 def _describe(planned: planning.Plan, origin: dict[str, str], user) -> str:
     """The plan, then which side each fixed setting came from."""
     lines = [planned.describe()]
+    space = planned.space
+    if space.learning:
+        budget = f", each to {space.env_steps:,} env steps" if space.env_steps else ""
+        seeds = ", ".join(map(str, space.replicate_seeds()))
+        lines.append(f"learning check: {space.seeds} replicate(s) of each config, seeds {seeds}{budget}")
     if planned.space.goal == "fastest" and len(planned.runnable) > 1:
         ranked = experiment.race_order(planned)
         lines.append(
@@ -317,6 +342,24 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"with --goal fastest: stop a config once its best case is M below the fastest (default "
         f"{spaces.DEFAULT_MARGIN:g}: 3 %%)",
     )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help="a learning check: run every config N times, seeded 1000 apart, and compare their returns",
+    )
+    p.add_argument(
+        "--env-steps",
+        type=int,
+        metavar="S",
+        help="a training budget: stop each trial at S sampled env steps (--iterations stays the cap)",
+    )
+    p.add_argument(
+        "--target-return",
+        type=float,
+        metavar="R",
+        help="with a learning check: report the env steps and wall time each config takes to reach return R",
+    )
     p.add_argument("--env", help="environment id (default: the --config file's, else the space's)")
     p.add_argument("--storage-path", default=str(DEFAULT_STORAGE), help="Tune storage path (default %(default)s)")
     p.add_argument("--name", help="experiment name (default: <space>_<date>)")
@@ -367,6 +410,9 @@ _SPACE_FLAGS = (
     "config",
     "goal",
     "race_margin",
+    "seeds",
+    "env_steps",
+    "target_return",
 )
 
 
@@ -412,6 +458,9 @@ def _resolve_args(args: argparse.Namespace, cpus: int | None, user=None) -> tupl
         grid=dict(spaces.parse_assignment(a, option="--grid", many=True) for a in args.grid),
         goal=_goal(args.goal),
         race_margin=args.race_margin,
+        seeds=args.seeds,
+        env_steps=args.env_steps,
+        target_return=args.target_return,
     )
 
 

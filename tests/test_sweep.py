@@ -108,6 +108,13 @@ def test_bad_precision_is_one_line_and_exit_2(capsys, argv, message):
         (["--set", "num_env_runners=two"], "ppo.num_env_runners values must be integers >= 0"),
         (["--env", "tests.nope:TinyReach-v0"], "unknown environment 'tests.nope:TinyReach-v0': ModuleNotFoundError"),
         (["--env", "tests.tiny_env:Nope-v0"], "unknown environment 'tests.tiny_env:Nope-v0'"),
+        (["--seeds", "0"], "'seeds' is how many replicates of each config, in [1, 1000]; got 0"),
+        (["--seeds", "5000"], "in [1, 1000]; got 5000"),
+        (["--env-steps", "-5"], "'env_steps' is a training budget in env steps"),
+        (["--target-return", "100"], "'target_return' needs a learning check"),
+        (["--seeds", "2", "--goal", "fastest"], "a race stops configs early"),
+        (["--seeds", "2", "--set", "seed=5"], "seeds its replicates from the space's 'seed'"),
+        (["--env-steps", "20000"], "takes about 79 iterations of train_batch_size 256; the cap is 3"),
     ],
 )
 def test_bad_settings_are_one_line_and_exit_2(capsys, argv, message):
@@ -167,6 +174,14 @@ def test_a_dry_run_opens_with_the_plan_not_rllibs_notices():
     proc = run_cli("parallel_tune.sweep", "--space", "smoke", "--dry-run", timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("space smoke: 2 configs") and "new API stack" not in proc.stdout + proc.stderr
+
+
+def test_a_learning_check_dry_run_says_its_seeds_and_budget(capsys):
+    argv = ["--space", "smoke", "--seeds", "3", "--env-steps", "2048", "--iterations", "10", "--dry-run"]
+    assert sweep.main(argv) == 0
+    assert "learning check: 3 replicate(s) of each config, seeds 0, 1000, 2000, each to 2,048 env steps" in (
+        capsys.readouterr().out
+    )
 
 
 def test_a_race_dry_run_says_the_order_it_will_run_in(capsys):
@@ -416,3 +431,25 @@ def test_a_race_stops_the_slow_config_early_and_names_the_fastest(tmp_path):
     text = (tmp_path / "race" / "analysis" / "report.md").read_text()
     assert "## The race (--goal fastest): 1r x 16e" in text and "| 1r x 1e | raced out after iteration 4 | 4 |" in text
     assert "The winner, re-measured at the end" in text and "1r x 1e †" in text
+
+
+@pytest.mark.ray
+def test_a_learning_check_runs_every_config_per_seed_and_pools_them(tmp_path):
+    # 2 configs x 2 seeds, each trained to 2,048 env steps (8 iterations of 256): 4 trials, 2 summary rows.
+    args = ["--space", "smoke", "--seeds", "2", "--env-steps", "2048", "--iterations", "12", "--target-return", "-400"]
+    proc = run_cli("parallel_tune.sweep", *args, "--storage-path", str(tmp_path), "--name", "seeds")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "[trial 4/4]" in proc.stderr and "analysis: 2 configs (4 trials: replicates)" in proc.stdout
+    experiment = load_experiment(tmp_path / "seeds")
+    trials = experiment.trials
+    assert len(trials) == 4 and sorted(trials["seed"]) == [0, 0, 1000, 1000]
+    assert (trials["iterations_completed"] == 8).all(), "stopped at the budget, before the cap of 12"
+    params = [json.loads(p.read_text()) for p in (tmp_path / "seeds").glob("ppo[[]*seed=*]/params.json")]
+    assert sorted(p["seed"] for p in params) == [0, 0, 1000, 1000], "each trial recorded its seed"
+    summary = read_table(tmp_path / "seeds" / "analysis" / "summary.parquet")[0]
+    assert len(summary) == 2 and (summary["replicates"] == 2).all() and (summary["n_measured"] == 14).all()
+    learned = read_table(tmp_path / "seeds" / "analysis" / "learning.parquet")[0]
+    assert len(learned) == 2 and (learned["runs"] == 2).all() and "baseline" in set(learned["verdict"])
+    text = (tmp_path / "seeds" / "analysis" / "report.md").read_text()
+    assert "## Learning: does the faster config learn as well? (2 seeds per config)" in text
+    assert "Fastest that learns as well as the baseline" in text and "reached -400" in text

@@ -38,8 +38,9 @@ def dashboard(found: Findings, *, path: Path, title: str = "") -> Path:
         # The same config order as every other panel; configs without a measured iteration last.
         order = {c: i for i, c in enumerate(df["config"])}
         merged = merged.sort_values("config", key=lambda s: s.map(order).fillna(len(order)), kind="stable")
-    fig = plt.figure(figsize=(18, 15.5))
-    grid = fig.add_gridspec(3, 3, height_ratios=[1, 1, 0.9])
+    learned = any(not c.empty for c in found.curves.values())
+    fig = plt.figure(figsize=(18, 21 if learned else 15.5))
+    grid = fig.add_gridspec(4 if learned else 3, 3, height_ratios=[1, 1, 0.9, 1][: 4 if learned else 3])
     axes = np.array([[fig.add_subplot(grid[i, j]) for j in range(3)] for i in range(2)])
     speedup_panel(axes[0, 0], df, found.fit, x, x_label)
     efficiency_panel(axes[0, 1], df)
@@ -55,6 +56,10 @@ def dashboard(found: Findings, *, path: Path, title: str = "") -> Path:
         per_step_panel(axes[1, 2], df)
     if "limited_by" in df:
         (asynchronous_budget_panel if found.asynchronous else budget_panel)(fig.add_subplot(grid[2, :]), df)
+    if learned:  # a learning check: how each config's return grew, by env steps and by wall-clock
+        row = grid[3, :].subgridspec(1, 2)
+        learning_panel(fig.add_subplot(row[0, 0]), found.curves["env_steps"], "env_steps", "env steps sampled")
+        learning_panel(fig.add_subplot(row[0, 1]), found.curves["train_s"], "train_s", "seconds of training")
     if title:
         fig.suptitle(title, fontsize=15)
     fig.tight_layout()
@@ -77,6 +82,15 @@ def _plot_frame(scaled: pd.DataFrame, x: str, algorithm: str = "PPO") -> pd.Data
     else:
         df["series"] = df["envs per runner"].astype(str) + " env(s)/runner" + other.map(lambda o: f", {o}" if o else "")
     return df
+
+
+def learning_panel(ax, curves: pd.DataFrame, x: str, x_label: str) -> None:
+    """Episode return against ``x``: the mean of each config's runs, the band from their lowest to highest."""
+    for label, g in curves.groupby("label", sort=False):
+        line = ax.plot(g[x], g["return_mean"], label=f"{label} ({int(g['runs'].iloc[0])} runs)")[0]
+        ax.fill_between(g[x], g["return_low"], g["return_high"], color=line.get_color(), alpha=0.15)
+    ax.set(xlabel=x_label, ylabel="episode return (mean of runs)", title=f"Learning: return vs {x_label}")
+    ax.legend(fontsize=8)
 
 
 def speedup_panel(ax, df: pd.DataFrame, fit: dict, x: str, x_label: str) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from parallel_tune.analysis import diagnosis, metrics, racing
+from parallel_tune.analysis import diagnosis, learning, metrics, racing
 from parallel_tune.analysis.table import per_config
 from parallel_tune.core import spaces
 from parallel_tune.core.stats import cost, iterations_needed, measured, ratio_of_medians
@@ -41,6 +41,9 @@ class Findings:
     asynchronous: bool = False  # APPO, IMPALA: time-boxed iterations, judged per 1,000 env steps
     algorithm: str = "PPO"  # what the report and the dashboard name
     race: dict = field(default_factory=dict)  # a race's outcome (racing.outcomes); {} for a sweep that did not race
+    learning: pd.DataFrame = field(default_factory=pd.DataFrame)  # learning.learning's table, with a learning check
+    target_return: float | None = None
+    curves: dict = field(default_factory=dict)  # learning.curves by "env_steps" and by "train_s", with a learning check
 
 
 def of(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> Findings:
@@ -59,6 +62,7 @@ def of(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> Findings:
         precision=space.precision if space else None,
         drift_iterations=experiment.drift,
         started_at_s=experiment.record.options.get("started_at_s"),
+        resumed_at_s=experiment.resumed_at_s,
         ceiling=ceiling,
         asynchronous=spaces.asynchronous(space.algorithm) if space else False,
     )
@@ -78,6 +82,16 @@ def of(experiment: Experiment, ceiling: pd.DataFrame | None = None) -> Findings:
         out = found.race.get("configs", pd.DataFrame())
         raced_out = set(out.loc[out["outcome"] == "raced out", "trial_name"]) if len(out) else set()
         found.scaled["raced_out"] = found.scaled["trial_name"].isin(raced_out)
+    if space is not None and space.learning and not found.scaled.empty:
+        base = found.scaled.loc[found.scaled["is_baseline"], "trial_name"]
+        found.target_return = space.target_return
+        found.learning = learning.learning(
+            experiment.iterations,
+            baseline=str(base.iloc[0]) if len(base) else "",
+            target_return=space.target_return,
+        )
+        found.recommendation = metrics.recommend(found.scaled, learned=found.learning)
+        found.curves = {by: learning.curves(experiment.iterations, by=by) for by in ("env_steps", "train_s")}
     return found
 
 
@@ -96,6 +110,7 @@ def findings(
     precision: float | None = None,
     drift_iterations: pd.DataFrame | None = None,
     started_at_s: float | None = None,
+    resumed_at_s: list[float] | tuple = (),
     asynchronous: bool = False,
 ) -> Findings:
     """Every metric over one experiment's tables (``analysis.load.Experiment``'s).
@@ -114,7 +129,8 @@ def findings(
     ``drift_iterations``: the baseline re-measured at the end (same columns as
     ``iterations``); ``drift`` compares it with the same config's own trial
     (``ratio_of_medians`` plus its ``label`` and ``is_baseline``).
-    ``started_at_s``: when the sweep started, for ``harness_time``; each
+    ``started_at_s``, ``resumed_at_s``: when the sweep started and each of its
+    resumes did, for ``harness_time``; each
     measured config then gets its ``startup_s``. ``asynchronous`` (APPO,
     IMPALA): iterations are time-boxed, so every time is judged per 1,000 env
     steps, and the verdicts come from ``diagnosis.asynchronous_limits``.
@@ -173,7 +189,7 @@ def findings(
         own = [times[metrics.same_config(times, r, config_keys)]["_cost"] for _, r in scaled.iterrows()]
         scaled["iterations_needed"] = [iterations_needed(t, precision=precision) for t in own]
     stamped = "reported_at_s" in iterations and iterations["reported_at_s"].notna().all()
-    timing = metrics.harness_time(iterations, started_at_s=started_at_s) if stamped else {}
+    timing = metrics.harness_time(iterations, started_at_s=started_at_s, resumed_at_s=resumed_at_s) if stamped else {}
     if timing:
         scaled = scaled.merge(timing["trials"], on="trial_name", how="left")
     widths = int((runner_slice["width"] > 1).sum()) if len(runner_slice) else 0

@@ -27,7 +27,7 @@ import pandas as pd
 
 from parallel_tune.core import files, race, spaces, trial_results
 from parallel_tune.core.errors import UsageError
-from parallel_tune.core.record import NOT_RECORDED, ExperimentRecord, RecordError
+from parallel_tune.core.record import NOT_RECORDED, ExperimentRecord, RecordError, resumes
 from parallel_tune.core.record import read as read_record
 from parallel_tune.core.tables import (
     NOT_STARTED,
@@ -57,8 +57,9 @@ class Experiment:
     (skipped and never-started ones too); ``telemetry``: one per hardware
     sample; ``drift``: the baseline (and a race's winner) re-measured at the
     end, per iteration (empty without a drift check); ``race``: a race's log
-    (``parallel_tune.core.race``; {} for a sweep that did not race). Layouts
-    in ``load_experiment``.
+    (``parallel_tune.core.race``; {} for a sweep that did not race);
+    ``resumed_at_s``: when each ``--resume`` started ([] for a sweep that ran
+    in one go). Layouts in ``load_experiment``.
     """
 
     iterations: pd.DataFrame
@@ -69,6 +70,7 @@ class Experiment:
     problems: list[str] = field(default_factory=list)
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)
     race: dict[str, Any] = field(default_factory=dict)
+    resumed_at_s: list[float] = field(default_factory=list)
 
     @property
     def grid_keys(self) -> list[str]:
@@ -106,6 +108,8 @@ class Experiment:
     def metadata(self) -> dict[str, Any]:
         """What every table written from this experiment carries: the record, where it was read, its problems."""
         out = {**self.record.to_dict(), "experiment_dir": str(self.experiment_dir), "problems": self.problems}
+        if self.resumed_at_s:
+            out["resumed_at_s"] = self.resumed_at_s
         return {**out, "race": self.race} if self.race else out
 
 
@@ -255,6 +259,7 @@ def load_analysis(analysis_dir: Path) -> Experiment:
         iterations, trials, telemetry, record, experiment_dir, list(metadata.get("problems", [])), drift
     )
     experiment.race = dict(metadata.get("race") or {})
+    experiment.resumed_at_s = [float(t) for t in metadata.get("resumed_at_s") or []]
     return _migrate(experiment)
 
 
@@ -339,8 +344,9 @@ def load_experiment(experiment_dir: Path | str, *, space: spaces.SearchSpace | N
     - ``iterations``: per trial-iteration, Tune's and RLlib's result keys
       under our column names (``_column_map``), RLlib's EMA timers inverted
       to per-iteration seconds, the per-iteration telemetry summaries, and
-      ``total_envs``; each iteration's first complete run only;
-    - ``trials``: per config, status, error, iterations_completed,
+      ``total_envs`` (and ``seed``, in a learning check); each iteration's first complete run only;
+    - ``trials``: per trial (a learning check's replicates of a config share
+      its ``trial_name``, told apart by ``trial_id`` and ``seed``), status, error, iterations_completed,
       iterations_rerun, cpus_reserved, gpus_reserved, busy_processes,
       concurrent_processes, sampling_cpus, node_ip, path, placement, bundle_nodes, nodes_used and
       total_envs, with the record's planned configs that have no trial
@@ -361,6 +367,7 @@ def load_experiment(experiment_dir: Path | str, *, space: spaces.SearchSpace | N
         record = ExperimentRecord(space=space) if space is not None else _inferred_record(analysis, experiment_dir)
     experiment = Experiment(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), record, experiment_dir)
     keys, grid_keys = experiment.config_keys, experiment.grid_keys
+    learning = bool(record.space) and record.space.learning
     iter_rows, trial_rows, telemetry = [], [], []
     for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
         config = {k: trial.config.get(k, spaces.RLLIB_DEFAULTS.get(k)) for k in keys}
@@ -372,12 +379,15 @@ def load_experiment(experiment_dir: Path | str, *, space: spaces.SearchSpace | N
         part.insert(0, "label", spaces.label(config, grid_keys))
         part.insert(0, "trial_name", name)
         part.insert(0, "trial_id", trial.trial_id)
+        seeded = {"seed": trial.config.get("seed")} if learning else {}  # a replicate of a learning check
+        if seeded:
+            part.insert(len(config) + 3, "seed", seeded["seed"])
         iter_rows.append(part)
         samples = _telemetry(Path(trial.path), name, experiment.problems)
         if samples is not None:
             telemetry.append(samples)
         row = _trial_row(trial, name, config, part, grid_keys)
-        trial_rows.append({**row, "iterations_rerun": rerun, **_placement(placement)})
+        trial_rows.append({**row, **seeded, "iterations_rerun": rerun, **_placement(placement)})
     for entry in record.skipped:
         why = "; ".join(filter(None, [entry.skip_reason, entry.hint]))
         trial_rows.append(_unrun_row(entry.config, entry.cpus, entry.gpus, SKIPPED, why, record, keys, grid_keys))
@@ -391,6 +401,7 @@ def load_experiment(experiment_dir: Path | str, *, space: spaces.SearchSpace | N
     experiment.trials = _with_total_envs(pd.DataFrame(trial_rows))
     experiment.telemetry = pd.concat(telemetry, ignore_index=True) if telemetry else pd.DataFrame()
     experiment.race = race.read(experiment_dir)
+    experiment.resumed_at_s = resumes(experiment_dir)
     if (experiment_dir / files.DRIFT).is_dir():
         try:
             again = load_experiment(experiment_dir / files.DRIFT, space=record.space)

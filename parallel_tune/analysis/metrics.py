@@ -42,31 +42,60 @@ def same_config(table: pd.DataFrame, config, keys: list[str]) -> np.ndarray:
     return np.logical_and.reduce([table[k] == config[k] for k in keys])
 
 
-def harness_time(iterations: pd.DataFrame, *, started_at_s: float | None = None) -> dict[str, object]:
+def trial_key(table: pd.DataFrame) -> str:
+    """The column that tells one trial from another: ``trial_id`` (a learning check's replicates of a config share
+    its ``trial_name``), else ``trial_name`` (tables written before trial ids were kept)."""
+    return "trial_id" if "trial_id" in table and table["trial_id"].astype(str).str.len().gt(0).all() else "trial_name"
+
+
+def harness_time(
+    iterations: pd.DataFrame, *, started_at_s: float | None = None, resumed_at_s: list[float] | tuple = ()
+) -> dict[str, object]:
     """What a sweep cost beyond its measurements (trials run one after another).
 
     ``iterations`` needs trial_name, iteration, time_this_iter_s and
     reported_at_s (when the result reached the driver). Returns ``trials``: a
     table of trial_name and startup_s, the time from the previous trial's last
-    result (the sweep's start, ``started_at_s``, for the first) to the start of
-    this trial's first iteration: checkpoint and teardown of the previous
-    trial, this one's placement group, actors and environments. And for the
-    sweep: wall_s (its start to the last result), in_iterations_s (every
+    result (the sweep's start, ``started_at_s``, for the first; a resume's
+    start, ``resumed_at_s``, for the first after it) to the start of this
+    trial's first iteration: checkpoint and teardown of the previous trial,
+    this one's placement group, actors and environments. And for the sweep:
+    wall_s (its start to the last result, less the time it stood still
+    between an interruption and its resume), stopped_s (that time: from the
+    last result before each resume to the resume), in_iterations_s (every
     iteration's time_this_iter_s, warm-up included) and outside_iterations_s
-    (the rest).
+    (the rest of wall_s).
     """
+    trial = trial_key(iterations)
     spans = (
-        iterations.groupby("trial_name")
-        .agg(first_at=("reported_at_s", "min"), last_at=("reported_at_s", "max"))
+        iterations.groupby(trial)
+        .agg(first_at=("reported_at_s", "min"), last_at=("reported_at_s", "max"), trial_name=("trial_name", "first"))
         .sort_values("first_at")
     )
-    firsts = iterations.loc[iterations.groupby("trial_name")["reported_at_s"].idxmin()].set_index("trial_name")
+    firsts = iterations.loc[iterations.groupby(trial)["reported_at_s"].idxmin()].set_index(trial)
     previous_end = spans["last_at"].shift(1).fillna(started_at_s if started_at_s else np.nan)
-    startup = spans["first_at"] - firsts.loc[spans.index, "time_this_iter_s"] - previous_end
-    trials = pd.DataFrame({"trial_name": spans.index, "startup_s": startup.to_numpy()})
+    began = spans["first_at"] - firsts.loc[spans.index, "time_this_iter_s"]
+    for at in sorted(resumed_at_s):  # the first trial after a resume started up from the resume, not before it
+        previous_end = previous_end.where(~((previous_end < at) & (at <= began)), at)
+    startup = began - previous_end
+    # A config's replicates (a learning check) each start once: their mean start-up.
+    trials = pd.DataFrame({"trial_name": spans["trial_name"].to_numpy(), "startup_s": startup.to_numpy()})
+    trials = trials.groupby("trial_name", sort=False, as_index=False)["startup_s"].mean()
     inside = float(iterations["time_this_iter_s"].sum())
-    wall = float(iterations["reported_at_s"].max() - started_at_s) if started_at_s else float("nan")
-    return {"trials": trials, "wall_s": wall, "in_iterations_s": inside, "outside_iterations_s": wall - inside}
+    stamps = iterations["reported_at_s"]
+    stopped = 0.0
+    for at in resumed_at_s:
+        before = stamps[stamps < at]
+        stopped += at - float(before.max()) if len(before) else 0.0
+    wall = float(stamps.max() - started_at_s) - stopped if started_at_s else float("nan")
+    return {
+        "trials": trials,
+        "wall_s": wall,
+        "stopped_s": stopped,
+        "resumes": len(resumed_at_s),
+        "in_iterations_s": inside,
+        "outside_iterations_s": wall - inside,
+    }
 
 
 def restarts(iterations: pd.DataFrame) -> pd.DataFrame:
@@ -78,9 +107,10 @@ def restarts(iterations: pd.DataFrame) -> pd.DataFrame:
     """
     if "iterations_since_restore" not in iterations or iterations.empty:
         return pd.DataFrame(columns=["trial_name", "restored_after_iteration"])
-    df = iterations.sort_values(["trial_name", "iteration"])
+    trial = trial_key(iterations)
+    df = iterations.sort_values([trial, "iteration"])
     offset = (df["iteration"] - df["iterations_since_restore"].fillna(df["iteration"])).astype(int)
-    before = offset.groupby(df["trial_name"]).shift(1).fillna(0).astype(int)
+    before = offset.groupby(df[trial]).shift(1).fillna(0).astype(int)
     hit = offset != before
     return pd.DataFrame(
         {"trial_name": df.loc[hit, "trial_name"].to_numpy(), "restored_after_iteration": offset[hit].to_numpy()}
@@ -344,9 +374,13 @@ def ceiling_fraction(scaled: pd.DataFrame, ceiling: pd.DataFrame) -> pd.DataFram
     return out
 
 
-def recommend(scaled: pd.DataFrame, *, good_floor_pct: float = 60.0) -> dict[str, object]:
+def recommend(
+    scaled: pd.DataFrame, *, good_floor_pct: float = 60.0, learned: pd.DataFrame | None = None
+) -> dict[str, object]:
     """The fastest config (most env steps/s), the configs as fast within their intervals, and the widest config
-    still rated Good or better (per env).
+    still rated Good or better (per env); with a learning check (``learned``: ``learning.learning``'s table), also
+    ``fastest_learning``: the fastest config that learns as well as the baseline or better (the baseline itself
+    where none other does), and ``faster_untold``: the labels of faster configs whose seeds could not tell.
 
     The fastest carries everything ``scaled`` knows of it: time per iteration,
     efficiency per CPU, and its ceiling fraction where ``ceiling_fraction`` ran.
@@ -365,11 +399,21 @@ def recommend(scaled: pd.DataFrame, *, good_floor_pct: float = 60.0) -> dict[str
     low = fastest.get("env_steps_per_s_ci_low", np.nan)
     high = ranked.get("env_steps_per_s_ci_high", pd.Series(np.nan, index=ranked.index)).iloc[1:]
     as_fast = [str(ranked.loc[i].get("label", i)) for i in high.index if high[i] >= low]
-    return {
+    out = {
         "fastest": fastest.to_dict(),
         "as_fast": as_fast,
         "largest_good": good.iloc[0].to_dict() if len(good) else None,
     }
+    if learned is not None and not learned.empty:
+        fine = set(learned.loc[learned["verdict"].isin(["baseline", "as well", "better"]), "trial_name"])
+        keep = ranked[ranked["trial_name"].isin(fine)]
+        out["fastest_learning"] = keep.iloc[0].to_dict() if len(keep) else None
+        untold = set(learned.loc[learned["verdict"] == "cannot tell", "trial_name"])
+        faster = ranked.iloc[: ranked.index.get_loc(keep.index[0])] if len(keep) else ranked
+        out["faster_untold"] = [
+            str(r.get("label", r["trial_name"])) for _, r in faster.iterrows() if r["trial_name"] in untold
+        ]
+    return out
 
 
 def telemetry_by_node(telemetry: pd.DataFrame) -> pd.DataFrame:

@@ -97,6 +97,7 @@ def render_markdown(
         race_section(found),
         drift_section(found),
         recommendation_section(found),
+        learning_section(found),
         budget_section(found),
         learner_device_section(found),
         why_section(found),
@@ -304,6 +305,11 @@ def measurement_section(found: Findings, record: ExperimentRecord) -> list[str]:
         )
     else:
         intro = f"No precision target: every config ran its {cap} iterations ({warmup} warm-up)."
+        if space.env_steps:
+            intro = (
+                f"No precision target: a training budget of {space.env_steps:,} env steps per run, {cap} iterations "
+                f"at most ({warmup} warm-up)."
+            )
     merged = scaled
     rows = []
     for _, r in merged.sort_values(ORDER).iterrows():
@@ -353,7 +359,15 @@ def measurement_section(found: Findings, record: ExperimentRecord) -> list[str]:
     if h and not pd.isna(h.get("wall_s")):
         share = 100 * h["in_iterations_s"] / h["wall_s"] if h["wall_s"] else float("nan")
         out += [
-            f"The sweep took {h['wall_s']:.0f} s from its start to its last result, {h['in_iterations_s']:.0f} s of "
+            f"The sweep took {h['wall_s']:.0f} s from its start to its last result"
+            + (
+                f" (less the {h['stopped_s']:.0f} s from its last result before an interruption to the resume"
+                + ("" if h["resumes"] == 1 else f"; {h['resumes']} resumes")
+                + ")"
+                if h.get("resumes")
+                else ""
+            )
+            + f", {h['in_iterations_s']:.0f} s of "
             f"it inside measured and warm-up iterations ({share:.0f} %); the other {h['outside_iterations_s']:.0f} s "
             "is the harness: trial start-up (actors, environments; the column above), checkpoints, Tune's "
             "bookkeeping and the ceiling run if any.",
@@ -385,6 +399,26 @@ def recommendation_section(found: Findings) -> list[str]:
     else:
         line += " (no ceiling measured: sweep with `--ceiling` to see how far this is from the bare environment)"
     out = ["## Recommendation", "", line + "."]
+    if "fastest_learning" in found.recommendation:
+        learner = found.recommendation["fastest_learning"]
+        untold = found.recommendation.get("faster_untold") or []
+        runs = int(found.learning["runs"].max())
+        doubt = (
+            f"; faster, but {runs} seeds cannot tell whether they learn as well: {', '.join(untold)}" if untold else ""
+        )
+        if learner is None:
+            out.append(f"- **Fastest that learns as well as the baseline:** none could be told{doubt} (see Learning).")
+        else:
+            same = " (the fastest)" if learner["trial_name"] == fastest["trial_name"] else ""
+            known = (
+                " (the baseline: no faster config is known to learn as well)"
+                if untold and learner.get("is_baseline")
+                else ""
+            )
+            out.append(
+                f"- **Fastest that learns as well as the baseline:** {config_label(pd.Series(learner))}{same}{known}, "
+                f"{_num(learner['env_steps_per_s'], ',.0f')} env steps/s{doubt} (see Learning)."
+            )
     as_fast = found.recommendation.get("as_fast") or []
     if as_fast:
         out.append(
@@ -405,6 +439,71 @@ def recommendation_section(found: Findings) -> list[str]:
     else:
         out.append("- No config above the baseline is rated Good or better.")
     return [*out, ""]
+
+
+#: What a learning verdict says, in words.
+LEARNS = {
+    "baseline": "the baseline",
+    "as well": "learns as well",
+    "better": "learns better",
+    "worse": "learns worse",
+    "cannot tell": "cannot tell",
+}
+
+
+def learning_section(found: Findings) -> list[str]:
+    """A learning check's answer: final returns across seeds, against the baseline's, and to the target."""
+    table = found.learning
+    if table.empty:
+        return []
+    labels = dict(zip(found.scaled["trial_name"], found.scaled.apply(config_label, axis=1), strict=True))
+    speed = dict(zip(found.scaled["trial_name"], found.scaled["env_steps_per_s"], strict=True))
+    runs = int(table["runs"].max())
+    target = found.target_return
+    rows = []
+    for _, r in table.iterrows():
+        verdict = LEARNS[r["verdict"]]
+        if r["verdict"] == "cannot tell" and r.get("seeds_needed") == r.get("seeds_needed"):
+            verdict += f" (about {int(r['seeds_needed'])} seeds would)"
+        p = "–" if r["verdict"] == "baseline" else f"{_num(r.get('p_as_good'))} [{_num(r.get('p_as_good_ci_low'))}, "
+        p += "" if r["verdict"] == "baseline" else f"{_num(r.get('p_as_good_ci_high'))}]"
+        row = [
+            labels.get(r["trial_name"], r["trial_name"]),
+            f"{_num(speed.get(r['trial_name']), ',.0f')} ({_num(r['steps_per_s_min'], ',.0f')}-"
+            f"{_num(r['steps_per_s_max'], ',.0f')})",
+            f"{_num(r['final_return_iqm'], ',.0f')} [{_num(r['final_return_iqm_ci_low'], ',.0f')}, "
+            f"{_num(r['final_return_iqm_ci_high'], ',.0f')}]",
+            f"{_num(r['final_return_min'], ',.0f')} to {_num(r['final_return_max'], ',.0f')}",
+            p,
+        ]
+        if target is not None:
+            row += [
+                str(r["reached"]),
+                _num(r["env_steps_to_target"], ",.0f"),
+                _num(r["time_to_target_s"], ",.0f"),
+            ]
+        rows.append([*row, verdict])
+    head = ["config", "env steps/s (runs' range)", "final return IQM [95 % CI]", "runs' range", "P(≥ baseline)"]
+    if target is not None:
+        head += [f"reached {target:g}", "env steps to it", "s to it"]
+    out = [f"## Learning: does the faster config learn as well? ({runs} seeds per config)", ""]
+    out += [_table([*head, "verdict"], rows, "l" + "r" * (len(head) - 1) + "l"), ""]
+    out.append(
+        "Each config ran once per seed (seeds 1,000 apart, so no env runner or env shares a seed across "
+        "replicates); every speed figure above pools its runs. Final return: the mean episode return over the last "
+        "quarter of a run's env steps. Across seeds: the interquartile mean (IQM) with a stratified bootstrap 95 % "
+        "interval, and P(≥ baseline), the chance that a run of the config ends at least as high as a run of the "
+        "baseline (rliable's definitions). A config learns as well where the interval of its IQM's difference from "
+        "the baseline's lies within ±10 % of the baseline's IQM; better or worse where it lies above or below 0; "
+        "otherwise the seeds cannot tell (and about how many per config would, if the difference is that small)."
+        + (
+            f" Reached {target:g}: runs whose episode return reached it; the medians over those runs."
+            if target is not None
+            else ""
+        )
+    )
+    out += ["", "A short budget says how configs compare early in training, not how they end.", ""]
+    return out
 
 
 def budget_section(found: Findings) -> list[str]:

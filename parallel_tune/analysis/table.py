@@ -45,10 +45,13 @@ def per_config(
       mem_used_mb_peak, ray_workers_cpu_s, gpu_util_pct_mean/_peak,
       gpu_mem_used_mb_peak (NaN where nothing was sampled);
     - ``measured``: at least one measured iteration.
+
+    A learning check's replicates of a config (its seeds) are one row: their
+    iterations pooled, ``replicates`` and ``seeds`` added (``replicates``).
     """
     if trials.empty:
         return pd.DataFrame()
-    out = trials.sort_values(config_keys, kind="stable").reset_index(drop=True)
+    out = replicates(trials).sort_values(config_keys, kind="stable").reset_index(drop=True)
     summary = (
         summarize(
             iterations,
@@ -70,3 +73,24 @@ def per_config(
     if not usage.empty:
         out = out.merge(usage, on="trial_name", how="left")
     return out
+
+
+def replicates(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per config (``trial_name``): a config's replicates (a learning check's seeds) folded into its first
+    trial's row, with ``replicates`` (how many), ``seeds`` ("0, 1000"), the status an errored one gives all
+    ("ERROR"), their errors joined and the fewest ``iterations_completed``. A table with one trial per config comes
+    back as it was, with ``replicates`` 1."""
+    if not trials["trial_name"].duplicated().any():
+        return trials.assign(replicates=1)
+    rows = []
+    for _, group in trials.groupby("trial_name", sort=False):
+        row = group.iloc[0].copy()
+        row["replicates"] = len(group)
+        if "seed" in group:
+            row["seeds"] = ", ".join(str(int(v)) for v in group["seed"].dropna())
+        errored = group["status"] == "ERROR"
+        row["status"] = "ERROR" if errored.any() else row["status"]
+        row["error"] = "; ".join(e for e in group["error"].fillna("") if e)
+        row["iterations_completed"] = int(group["iterations_completed"].min())
+        rows.append(row)
+    return pd.DataFrame(rows).reset_index(drop=True)

@@ -9,6 +9,7 @@
             result.json                 RESULTS: Tune's results, one JSON line per iteration
             telemetry.parquet           TELEMETRY: hardware samples while it ran
         race.jsonl                      RACE: a race's order and decisions (--goal fastest; parallel_tune.core.race)
+        resumes.jsonl                   RESUMES: when each --resume started (parallel_tune.core.record)
         drift/ppo[...]/                 DRIFT: the baseline (and a race's winner) again, at the end
         analysis/                       ANALYSIS_DIR: tables, report.md, dashboard.png
 """
@@ -22,6 +23,7 @@ CEILING = "ceiling.parquet"
 #: JSON Lines, appended to: a resumed Tune copies the experiment's top-level *.json files into its staging
 #: directory and syncs them back over the experiment's, which would undo what the resumed race logged.
 RACE = "race.jsonl"
+RESUMES = "resumes.jsonl"  # JSON Lines for the same reason
 RESULTS = "result.json"  # Tune's JsonLoggerCallback
 TELEMETRY = "telemetry.parquet"
 ANALYSIS_DIR = "analysis"
@@ -32,7 +34,8 @@ TUNE_STATE_GLOB = "experiment_state-*.json"  # what makes a directory a Tune exp
 
 
 def table(name: str) -> str:
-    """``iterations`` -> ``iterations.parquet``: the analysis tables (iterations, trials, telemetry, summary)."""
+    """``iterations`` -> ``iterations.parquet``: the analysis tables (iterations, trials, telemetry, summary, and
+    learning after a learning check)."""
     return f"{name}.parquet"
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from parallel_tune.core import spaces
 from parallel_tune.core.errors import UsageError
-from parallel_tune.core.files import RECORD
+from parallel_tune.core.files import RECORD, RESUMES
 from parallel_tune.core.spaces import SearchSpace
 
 SCHEMA_VERSION = 2
@@ -216,3 +216,27 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, type) or callable(value):
         return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', repr(value))}"
     return repr(value)
+
+
+def note_resume(experiment_dir: Path, at_s: float) -> None:
+    """Log that a ``--resume`` started at ``at_s`` (epoch seconds), so that the time the sweep stood still between
+    its interruption and the resume is not counted as harness time. One JSON line each, appended."""
+    path = Path(experiment_dir) / RESUMES
+    cut = path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n")
+    with open(path, "a") as out:
+        out.write(("\n" if cut else "") + json.dumps({"resumed_at_s": at_s}) + "\n")
+
+
+def resumes(experiment_dir: Path) -> list[float]:
+    """When each resume of the experiment started, in order ([] for one that ran in one go; a cut line skipped)."""
+    try:
+        lines = (Path(experiment_dir) / RESUMES).read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            out.append(float(json.loads(line)["resumed_at_s"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return sorted(out)

@@ -81,6 +81,7 @@ MAX_COUNTS = {
     "num_learners": 10_000,  # more learners than the largest Ray clusters have GPUs
 }
 MAX_ITERATIONS = 1_000_000  # weeks of training at a second an iteration
+MAX_ENV_STEPS = 10**12  # more env steps than any training runs
 
 #: What a sweep is for: the whole scaling curve (every config to its precision or cap), or only its fastest
 #: config, racing the others out as soon as they are clearly slower (``parallel_tune.core.race``).
@@ -90,6 +91,14 @@ GOALS = ("curve", "fastest")
 DEFAULT_MARGIN = 0.03
 #: A margin this large would keep configs at half the incumbent's speed in the race: a typo, not a choice.
 MAX_MARGIN = 0.5
+
+#: Replicates of one config are seeded this far apart: RLlib seeds env runner i with seed + i and a runner's
+#: gymnasium sub-env j with seed + j, so no two replicates share a runner's or an env's seed below 1,000 of them.
+SEED_SPACING = 1000
+#: More replicates than any learning check needs (rliable's own studies use 5 to 100 runs): a typo.
+MAX_SEEDS = 1000
+#: A learning check's checkpoint frequency where the space sets none (see ``SearchSpace.checkpoint_every``).
+LEARNING_CHECKPOINT_EVERY = 5
 
 
 class SpaceError(UsageError, ValueError):
@@ -126,9 +135,31 @@ class SearchSpace:
     min_measured_iterations: int = _setting(3, kind=int)
     goal: str = _setting("curve", kind=str)  # curve: every config measured; fastest: race to the fastest
     race_margin: float = _setting(DEFAULT_MARGIN, kind=(int, float))  # with goal fastest: see core.race
+    seeds: int = _setting(1, kind=int)  # replicates of every config, seeded SEED_SPACING apart (a learning check)
+    seed: int = _setting(0, kind=int)  # the first replicate's seed (RLlib's `seed`)
+    env_steps: int | None = _setting(None, kind=int)  # a training budget: stop each trial at this many env steps
+    target_return: float | None = _setting(None, kind=(int, float))  # env steps and time to this episode return
     algorithm: str = _setting("PPO", kind=str)  # RLlib's name: PPO, APPO or IMPALA (a --config file's decides)
     description: str = _setting("", kind=str, measures=False)
     source: str = _setting("", kind=str, in_file=False, measures=False)  # the file it was read from
+
+    @property
+    def learning(self) -> bool:
+        """Does the sweep check learning as well as speed: replicates of each config, or a training budget?"""
+        return self.seeds > 1 or self.env_steps is not None
+
+    @property
+    def checkpoint_every(self) -> int:
+        """Iterations between checkpoints (0: at the end only). A learning check trains for long, so where the
+        space sets no frequency it checkpoints every ``LEARNING_CHECKPOINT_EVERY``: an interruption costs at most
+        that much training, not a whole trial."""
+        if self.checkpoint_frequency or not self.learning:
+            return self.checkpoint_frequency
+        return LEARNING_CHECKPOINT_EVERY
+
+    def replicate_seeds(self) -> list[int]:
+        """The seed of each replicate of a config, ``SEED_SPACING`` apart."""
+        return [self.seed + SEED_SPACING * k for k in range(self.seeds)]
 
     def configs(self) -> list[dict[str, Any]]:
         """Every grid point, in file order (the first key varies slowest)."""
@@ -355,6 +386,33 @@ def validate(space: SearchSpace) -> SearchSpace:
         raise SpaceError(f"{where}: 'env' must name an environment")
     if space.algorithm not in ALGORITHMS:
         raise SpaceError(f"{where}: 'algorithm' must be one of {', '.join(ALGORITHMS)}, got {space.algorithm!r}")
+    if isinstance(space.seeds, bool) or not 1 <= space.seeds <= MAX_SEEDS:
+        raise SpaceError(
+            f"{where}: 'seeds' is how many replicates of each config, in [1, {MAX_SEEDS}]; got {space.seeds!r}"
+        )
+    if space.seed < 0 or space.seed + SEED_SPACING * space.seeds > 2**31 - 1:
+        raise SpaceError(
+            f"{where}: 'seed' must be >= 0 and leave room for {space.seeds} replicate(s); got {space.seed}"
+        )
+    if space.env_steps is not None and not 0 < space.env_steps <= MAX_ENV_STEPS:
+        raise SpaceError(
+            f"{where}: 'env_steps' is a training budget in env steps, in [1, {MAX_ENV_STEPS:,}]; "
+            f"got {space.env_steps:,}"
+        )
+    if space.env_steps is not None and space.precision is not None:
+        raise SpaceError(
+            f"{where}: 'env_steps' trains each config to a budget, 'precision' stops it as soon as its speed is "
+            "known; use one"
+        )
+    if space.target_return is not None and not space.learning:
+        raise SpaceError(f"{where}: 'target_return' needs a learning check: seeds (2 or more) or an env_steps budget")
+    if space.learning and ("seed" in space.ppo or "seed" in space.grid):
+        raise SpaceError(
+            f"{where}: a learning check seeds its replicates from the space's 'seed' (default 0); not from "
+            "ppo.seed or grid.seed"
+        )
+    if space.learning and space.goal == "fastest":
+        raise SpaceError(f"{where}: a race stops configs early; a learning check (seeds, env_steps) trains them all")
     if space.goal not in GOALS:
         raise SpaceError(f"{where}: unknown goal {space.goal!r}; goals: {', '.join(GOALS)}")
     margin = space.race_margin

@@ -158,6 +158,15 @@ def cost(iterations: pd.DataFrame, *, asynchronous: bool = False) -> pd.Series:
     return (1000 * iterations["time_this_iter_s"] / steps.where(steps > 0)).astype(float)
 
 
+def sampled(iterations: pd.DataFrame) -> float:
+    """Env steps one trial sampled so far: RLlib's lifetime count where the rows have it (``env_steps_lifetime``
+    as a trial's results are read, ``env_steps_sampled_lifetime`` in the loader's table), else their sum."""
+    for column in ("env_steps_lifetime", "env_steps_sampled_lifetime"):
+        if column in iterations and iterations[column].notna().any():
+            return float(iterations[column].max())
+    return float(iterations["env_steps_sampled"].sum()) if "env_steps_sampled" in iterations else 0.0
+
+
 def trial_done(
     iterations: pd.DataFrame,
     *,
@@ -166,8 +175,10 @@ def trial_done(
     precision: float | None,
     min_measured: int,
     asynchronous: bool = False,
+    env_steps: int | None = None,
 ) -> bool:
-    """Did one trial's iterations end it: the ``cap`` reached, or (with a ``precision``) an interval tight enough?
+    """Did one trial's iterations end it: the ``cap`` reached, ``env_steps`` sampled (a training budget), or
+    (with a ``precision``) an interval tight enough?
 
     The rule the precision stopper stops by, the resume guard recognises a
     finished trial by, and the sweep tells a finished trial from an
@@ -177,6 +188,8 @@ def trial_done(
     if iterations.empty:
         return False
     if int(iterations["iteration"].max()) >= cap:
+        return True
+    if env_steps is not None and sampled(iterations) >= env_steps:
         return True
     if precision is None:
         return False

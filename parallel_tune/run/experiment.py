@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,7 @@ def start(
 
     points = _race_order(planned, experiment_dir, stream) if space.goal == "fastest" else None
     scheduler = SweepScheduler(run_space, experiment_dir)
-    tune_callbacks = _callbacks(options, space, len(planned.runnable), scheduler, extra=callbacks)
+    tune_callbacks = _callbacks(options, space, len(planned.runnable) * space.seeds, scheduler, extra=callbacks)
     tuner = _tuner(
         run_space, experiment_dir.parent, name, options, tune_callbacks, list(space.grid), scheduler, user, points
     )
@@ -168,8 +169,6 @@ def race_order(planned: Plan, ceiling: dict[int, float] | None = None) -> dict[s
 
 def _race_order(planned: Plan, experiment_dir: Path, stream) -> list[dict[str, Any]]:
     """``race_order`` from the ceiling measured just before (if any), logged in ``race.jsonl`` and said."""
-    import time
-
     import pandas as pd
 
     ceiling = None
@@ -200,8 +199,6 @@ def _race_order(planned: Plan, experiment_dir: Path, stream) -> list[dict[str, A
 def _record(planned: Plan, argv: list[str] | None, options: SweepOptions, user=None) -> records.ExperimentRecord:
     """What the sweep is about to run, where: its space, plan, resolved RLlib config (and the user's file it
     came from), versions and machine."""
-    import time
-
     from parallel_tune.core import machine
     from parallel_tune.run.trial import resolved_config
 
@@ -246,7 +243,12 @@ def _callbacks(
 
     adaptive = space.precision is not None
     progress = ProgressCallback(
-        trials, space.iterations, adaptive=adaptive, done_before=done_before, scheduler=scheduler
+        trials,
+        space.iterations,
+        adaptive=adaptive,
+        done_before=done_before,
+        scheduler=scheduler,
+        env_steps=space.env_steps,
     )
     out: list[Any] = [progress, *(extra or [])]
     if options.telemetry:
@@ -289,8 +291,6 @@ def _maybe_recheck_baseline(
 def _race_done(planned: Plan, results, experiment_dir: Path, stream) -> dict[str, Any] | None:
     """Name the race's winner (``stopping.fastest``), log it and when the race ended; its grid point, or None
     where no config was measured to its end."""
-    import time
-
     from parallel_tune.core import trial_results
     from parallel_tune.run.stopping import fastest
 
@@ -326,6 +326,7 @@ def _tuner(
     from parallel_tune.run import trial
     from parallel_tune.run.probe import measured
 
+    named_by = [*grid_keys, *(["seed"] if space.learning else [])]  # a learning check's replicates by their seed
     ordered = {}
     if points is not None:  # each preset point replaces one sample and fixes every grid key: one trial each
         ordered = {
@@ -337,8 +338,8 @@ def _tuner(
         param_space=trial.param_space(space, user),
         tune_config=tune.TuneConfig(
             max_concurrent_trials=None if ordered else options.max_concurrent,
-            trial_name_creator=_namer(grid_keys, space.algorithm),
-            trial_dirname_creator=_namer(grid_keys, space.algorithm),
+            trial_name_creator=_namer(named_by, space.algorithm),
+            trial_dirname_creator=_namer(named_by, space.algorithm),
             scheduler=scheduler,
             **ordered,
         ),
@@ -350,7 +351,7 @@ def _tuner(
             stop={"training_iteration": space.iterations},
             callbacks=callbacks,
             checkpoint_config=tune.CheckpointConfig(
-                checkpoint_frequency=space.checkpoint_frequency, checkpoint_at_end=True
+                checkpoint_frequency=space.checkpoint_every, checkpoint_at_end=True
             ),
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             verbose=0,
@@ -379,7 +380,16 @@ def _recheck_baseline(
     points = [point, *([winner] if winner and winner != point else [])]
     iterations = space.warmup_iterations + space.min_measured_iterations
     grid = {k: list(dict.fromkeys(p[k] for p in points)) for k in point}
-    again = replace(space, grid=grid, iterations=iterations, precision=None, goal="curve")
+    again = replace(
+        space,
+        grid=grid,
+        iterations=iterations,
+        precision=None,
+        goal="curve",
+        seeds=1,
+        env_steps=None,
+        target_return=None,
+    )
     names = " and ".join(trial_name(p, list(p), space.algorithm) for p in points)
     print(f"drift check: {names} again, {iterations} iterations each", file=stream)
     from parallel_tune.run.stopping import SweepScheduler
@@ -433,7 +443,8 @@ def resume(
     TERMINATED nor those whose own results already end them (``SweepScheduler``).
     The trial that was running continues from its last checkpoint; with no
     checkpoint yet (spaces checkpoint only at the end unless
-    ``checkpoint_frequency`` is set) it starts over from iteration 1. The
+    ``checkpoint_frequency`` is set or the sweep is a learning check) it
+    starts over from iteration 1. The
     first run of every iteration stays the measurement (the loader keeps it),
     and a continued trial counts its warm-up again after the restore. Errored
     trials restart only with ``retry_errored``. The space, plan, precision
@@ -480,6 +491,7 @@ def resume(
 
     errored = "retry" if options.retry_errored else "keep as failed"
     print(f"resuming {experiment_dir} (errored trials: {errored})", file=stream)
+    records.note_resume(experiment_dir, time.time())  # the time it stood still is not the harness's
     space = planned.space
     trial_dirs = [d for d in experiment_dir.iterdir() if d.is_dir() and d.name not in (DRIFT, ANALYSIS_DIR)]
     done_before = sum(finished(space, d) for d in trial_dirs)
@@ -493,7 +505,7 @@ def resume(
         restored = tuner._local_tuner
         scheduler = SweepScheduler(space, experiment_dir)
         restored._run_config.callbacks = _callbacks(
-            options, space, len(planned.runnable), scheduler, done_before=done_before
+            options, space, len(planned.runnable) * space.seeds, scheduler, done_before=done_before
         )
         restored._tune_config.scheduler = scheduler
         results = tuner.fit()
@@ -522,7 +534,7 @@ def _user_config_again(record: records.ExperimentRecord):
 def _finish(experiment_dir: Path, planned: Plan, results, stream) -> Outcome:
     errored, finished, unfinished = _ended(planned.space, results, experiment_dir)
     if unfinished:
-        never_started = max(len(planned.runnable) - len(results), 0)
+        never_started = max(len(planned.runnable) * planned.space.seeds - len(results), 0)
         raise Interrupted(experiment_dir, len(finished), len(unfinished) + never_started)
     print(
         f"sweep done: {len(finished)} finished, {len(errored)} failed, {len(planned.skipped)} skipped; "

@@ -24,10 +24,13 @@ def _hms(seconds: float) -> str:
 class ProgressCallback(Callback):
     """Prints progress to stderr.
 
-    The ETA assumes later trials take as long per iteration, and (``adaptive``:
+    The ETA assumes later trials take as long per iteration as every
+    iteration so far (a resumed sweep's earlier trials included), and (``adaptive``:
     a precision target stops trials early) as many iterations as the finished
     trials needed on average; before any finished, the cap. ``done_before``:
     trials a resumed sweep had already finished, so its trials keep their numbers.
+    ``env_steps``: a training budget; a trial is then expected to run as many
+    iterations as the budget takes at its own env steps per iteration.
     ``scheduler``: the sweep's ``SweepScheduler``, which says as soon as a
     trial's noise puts the precision target beyond the cap, and when a race
     stops a trial; both are printed.
@@ -41,10 +44,12 @@ class ProgressCallback(Callback):
         adaptive: bool = False,
         done_before: int = 0,
         scheduler=None,
+        env_steps: int | None = None,
     ):
         self.total_trials = total_trials
         self.done_before = done_before
         self.scheduler = scheduler
+        self.env_steps = env_steps
         self.iterations = iterations
         self.adaptive = adaptive
         self.stream = stream
@@ -73,15 +78,30 @@ class ProgressCallback(Callback):
             return sum(self._needed) / len(self._needed)
         return float(self.iterations)
 
+    def _seconds_per_iteration(self, trials) -> float:
+        """The mean iteration time so far, over the iterations seen here and those of trials a resumed sweep
+        finished before (from their last results): a resume's ETA is not the first config's alone."""
+        total, count = sum(self._iter_s), len(self._iter_s)
+        for t in trials:
+            last = t.last_result or {}
+            if t.trial_id not in self._order and last.get("time_total_s") and last.get("training_iteration"):
+                total, count = total + float(last["time_total_s"]), count + int(last["training_iteration"])
+        return total / count
+
     def on_trial_result(self, iteration, trials, trial, result, **info):
         result[REPORTED_AT] = time.time()
         done_iters = result.get("training_iteration", 0)
         self._iter_s.append(result.get("time_this_iter_s", 0.0))
         finished = sum(1 for t in trials if t.status in ("TERMINATED", "ERROR"))
         expected = self.expected_iterations()
+        steps = result.get("env_runners", {}).get("num_env_steps_sampled") or result.get(
+            "env_runners/num_env_steps_sampled"
+        )
+        if self.env_steps and steps:  # the budget, at this trial's env steps per iteration
+            expected = min(expected, float(-(-self.env_steps // int(steps))))
         later = max(self.total_trials - finished - 1, 0) * expected
         remaining_iters = later + max(expected - done_iters, 1 if done_iters < self.iterations else 0)
-        mean = sum(self._iter_s) / len(self._iter_s)
+        mean = self._seconds_per_iteration(trials)
         elapsed = time.monotonic() - self._started
         self._print(
             f"[trial {self._index(trial)}/{self.total_trials}] {trial} "

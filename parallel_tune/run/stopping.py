@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 
 def done(space: SearchSpace, iterations: pd.DataFrame) -> bool:
-    """Do a trial's iterations (``trial_results.timings``' columns) end it by ``space``'s cap or precision?"""
+    """Do a trial's iterations (``trial_results.timings``' columns) end it by ``space``'s cap, env-step budget
+    or precision?"""
     return stats.trial_done(
         iterations,
         cap=space.iterations,
@@ -53,6 +54,7 @@ def done(space: SearchSpace, iterations: pd.DataFrame) -> bool:
         precision=space.precision,
         min_measured=space.min_measured_iterations,
         asynchronous=asynchronous(space.algorithm),
+        env_steps=space.env_steps,
     )
 
 

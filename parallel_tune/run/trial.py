@@ -122,8 +122,10 @@ def reservation(space: SearchSpace, point: dict[str, Any], user: UserConfig | No
 
 
 def param_space(space: SearchSpace, user: UserConfig | None = None) -> dict[str, Any]:
-    """Tune's param space: the trial config without a grid point, one ``tune.grid_search`` per grid key."""
+    """Tune's param space: the trial config without a grid point, one ``tune.grid_search`` per grid key, and for
+    a learning check one over the replicates' seeds (RLlib's ``seed``)."""
     from ray import tune
 
     base = config_dict(space, {}, user)
-    return {**base, **{k: tune.grid_search(list(v)) for k, v in space.grid.items()}}
+    seeds = {"seed": tune.grid_search(space.replicate_seeds())} if space.learning else {}
+    return {**base, **{k: tune.grid_search(list(v)) for k, v in space.grid.items()}, **seeds}

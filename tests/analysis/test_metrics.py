@@ -315,20 +315,37 @@ def test_recommendation_prefers_throughput_then_fewer_cpus():
     assert metrics.recommend(scaled)["fastest"]["num_env_runners"] == 2
 
 
-def test_harness_time_is_start_up_and_what_iterations_leave():
-    it = pd.DataFrame(
+def two_trials(reported_at_s):
+    """Trials a and b, two iterations each (5 s and 2 s, then 4 s and 2 s), their results reported at these times."""
+    return pd.DataFrame(
         {
             "trial_name": ["a", "a", "b", "b"],
             "iteration": [1, 2, 1, 2],
             "time_this_iter_s": [5.0, 2.0, 4.0, 2.0],
-            # The sweep started at 90; a's first 5 s iteration reported at 112: 17 s before it started.
-            # b's first 4 s iteration reported at 130, 16 s after a's last result at 114: 12 s.
-            "reported_at_s": [112.0, 114.0, 130.0, 132.0],
+            "reported_at_s": reported_at_s,
         }
     )
+
+
+def test_harness_time_is_start_up_and_what_iterations_leave():
+    # The sweep started at 90; a's first 5 s iteration reported at 112: 17 s before it started.
+    # b's first 4 s iteration reported at 130, 16 s after a's last result at 114: 12 s.
+    it = two_trials([112.0, 114.0, 130.0, 132.0])
     h = metrics.harness_time(it, started_at_s=90.0)
     assert h["trials"].set_index("trial_name")["startup_s"].to_dict() == {"a": 17.0, "b": 12.0}
     assert (h["wall_s"], h["in_iterations_s"], h["outside_iterations_s"]) == (42.0, 13.0, 29.0)
+
+
+def test_the_time_a_sweep_stood_interrupted_is_neither_start_up_nor_harness():
+    # As above, but killed after a's last result at 114 and resumed at 1,114: b's first iteration reported at
+    # 1,130 began at 1,126, 12 s after the resume.
+    it = two_trials([112.0, 114.0, 1130.0, 1132.0])
+    h = metrics.harness_time(it, started_at_s=90.0, resumed_at_s=[1114.0])
+    assert h["trials"].set_index("trial_name")["startup_s"].to_dict() == {"a": 17.0, "b": 12.0}
+    assert (h["wall_s"], h["stopped_s"], h["resumes"], h["outside_iterations_s"]) == (42.0, 1000.0, 1, 29.0)
+    # A resume within a trial that was running (it started over) counts its start-up from the resume too.
+    h = metrics.harness_time(it, started_at_s=90.0, resumed_at_s=[1120.0])
+    assert h["trials"].set_index("trial_name")["startup_s"].to_dict() == {"a": 17.0, "b": 6.0}
 
 
 @pytest.mark.parametrize(
@@ -360,3 +377,21 @@ def test_speedups_carry_an_interval_and_ratings_hedge_at_an_edge():
     assert row["efficiency_per_env_pct_ci_low"] < 60 < row["efficiency_per_env_pct_ci_high"]
     assert row["rating"] == "Good or Acceptable"
     assert scaled.loc[(1, 1), "rating"] == "Excellent" and np.isnan(scaled.loc[(1, 1), "speedup_ci_low"])
+
+
+def test_replicates_sharing_a_config_name_are_told_apart_by_their_trial_id():
+    # Two replicates of one config, each run in one go, one after the other: no restore, two start-ups.
+    two = pd.DataFrame(
+        {
+            "trial_id": ["r0"] * 3 + ["r1"] * 3,
+            "trial_name": "cfg",
+            "iteration": [1, 2, 3] * 2,
+            "iterations_since_restore": [1, 2, 3] * 2,
+            "time_this_iter_s": 1.0,
+            "reported_at_s": [11.0, 12.0, 13.0, 24.0, 25.0, 26.0],
+        }
+    )
+    assert metrics.restarts(two).empty, "interleaved by name, they would look like restores"
+    timing = metrics.harness_time(two, started_at_s=0.0)
+    # Start-ups: 11 - 1 - 0 = 10 s and 24 - 1 - 13 = 10 s; one row for the config, their mean.
+    assert timing["trials"].to_dict("records") == [{"trial_name": "cfg", "startup_s": 10.0}]

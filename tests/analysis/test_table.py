@@ -50,3 +50,41 @@ def test_a_config_without_a_trial_keeps_its_row_with_nothing_measured():
     assert list(configs.index) == ["a", "b"]
     assert configs.loc["a", "measured"] and configs.loc["a", "n_measured"] == 2
     assert not configs.loc["b", "measured"] and np.isnan(configs.loc["b", "time_per_iter_s"])
+
+
+def test_a_configs_replicates_are_one_row_with_their_seeds_and_pooled_iterations():
+    from parallel_tune.analysis.table import replicates
+
+    keys = ["num_env_runners", "num_envs_per_env_runner"]
+    trials = pd.DataFrame(
+        {
+            "trial_id": ["a0", "b0", "a1"],
+            "trial_name": ["a", "b", "a"],
+            "num_env_runners": 1,
+            "num_envs_per_env_runner": [1, 2, 1],
+            "seed": [0, 0, 1000],
+            "status": ["TERMINATED", "TERMINATED", "ERROR"],
+            "error": ["", "", "actor died"],
+            "iterations_completed": [8, 8, 5],
+            "total_envs": [1, 2, 1],
+        }
+    )
+    folded = replicates(trials).set_index("trial_name")
+    assert list(folded.index) == ["a", "b"] and list(folded["replicates"]) == [2, 1]
+    assert folded.loc["a", "seeds"] == "0, 1000" and folded.loc["a", "status"] == "ERROR"
+    assert folded.loc["a", "error"] == "actor died" and folded.loc["a", "iterations_completed"] == 5
+    iterations = pd.DataFrame(
+        {
+            "trial_id": ["a0"] * 3 + ["a1"] * 3,
+            "trial_name": "a",
+            "num_env_runners": 1,
+            "num_envs_per_env_runner": 1,
+            "iteration": [1, 2, 3] * 2,
+            "time_this_iter_s": [9.0, 1.0, 1.0, 9.0, 2.0, 2.0],
+            "env_steps_sampled": 1000.0,
+            "total_envs": 1,
+        }
+    )
+    row = per_config(iterations, trials.iloc[[0, 2]], pd.DataFrame(), config_keys=keys, warmup_iterations=1).iloc[0]
+    assert row["n_measured"] == 4, "both replicates' measured iterations, warm-up of each left out"
+    assert row["time_per_iter_s"] == pytest.approx(1.5)

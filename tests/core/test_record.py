@@ -200,3 +200,11 @@ def test_planned_configs_are_plain_data():
     assert ExperimentRecord(space=None, plan=[entry]).to_dict()["plan"] == [
         {"config": {"num_env_runners": 2}, "cpus": 3.0, "gpus": 0.0, "skip_reason": None, "hint": None}
     ]
+
+
+def test_resumes_are_logged_one_line_each_and_a_cut_line_is_skipped(tmp_path):
+    assert record.resumes(tmp_path) == [], "a sweep that ran in one go"
+    record.note_resume(tmp_path, 200.0)
+    (tmp_path / "resumes.jsonl").write_text((tmp_path / "resumes.jsonl").read_text() + '{"resumed_at')  # a kill
+    record.note_resume(tmp_path, 100.0)
+    assert record.resumes(tmp_path) == [100.0, 200.0]

@@ -69,6 +69,12 @@ def test_a_space_file_by_path(tmp_path):
         (GOOD + "goal: fastest\nrace_margin: 0.9\n", "'race_margin' is a fraction"),
         (GOOD + "race_margin: true\n", "'race_margin' must be an int or float"),
         (GOOD.replace("[1, 2]", "[1]") + "goal: fastest\n", "the grid has only one"),
+        (GOOD + "seeds: 0\n", "'seeds' is how many replicates of each config"),
+        (GOOD + "seeds: 100000\n", "got 100000"),
+        (GOOD + "env_steps: -5\n", "'env_steps' is a training budget"),
+        (GOOD.replace("iterations: 3", "iterations: 10") + "env_steps: 1000\nprecision: 0.05\n", "use one"),
+        (GOOD + "target_return: 500\n", "'target_return' needs a learning check"),
+        (GOOD + "seeds: 2\ngoal: fastest\n", "a race stops configs early"),
     ],
 )
 def test_bad_space_files_name_the_bad_key(tmp_path, text, match):
@@ -81,6 +87,15 @@ def test_a_space_file_can_ask_for_a_race(tmp_path):
     assert (space.goal, space.race_margin) == ("fastest", 0.05)
     assert spaces.SearchSpace.from_record(space.to_record()) == space, "recorded, so a resumed race races alike"
     assert spaces.load(str(_write(tmp_path, GOOD))).goal == "curve"
+
+
+def test_replicates_are_seeded_far_enough_apart_that_no_runner_or_env_shares_a_seed():
+    space = spaces.load("smoke").with_overrides(seeds=3, seed=7)
+    assert space.learning and space.replicate_seeds() == [7, 1007, 2007]
+    # RLlib seeds runner i with seed + i and sub-env j with seed + j: a replicate's offsets stay below 1,000.
+    offsets = [{s + i for i in range(spaces.MAX_COUNTS[spaces.RUNNERS] // 100)} for s in space.replicate_seeds()]
+    assert not offsets[0] & offsets[1] and not offsets[1] & offsets[2]
+    assert not spaces.load("smoke").learning and spaces.load("smoke").with_overrides(env_steps=10).learning
 
 
 def test_missing_space_file(tmp_path):
@@ -277,3 +292,10 @@ def test_labels_name_every_axis(config, keys, label):
 )
 def test_busy_processes_count_async_envs_and_remote_learners(config, processes):
     assert spaces.busy_processes(config) == processes
+
+
+def test_a_learning_check_checkpoints_often_unless_the_space_says_how_often():
+    envs_only = spaces.load("envs_only")
+    assert envs_only.checkpoint_every == envs_only.checkpoint_frequency == 0, "a speed sweep: at the end only"
+    assert envs_only.with_overrides(seeds=2).checkpoint_every == spaces.LEARNING_CHECKPOINT_EVERY
+    assert spaces.load("smoke").with_overrides(seeds=2).checkpoint_every == 1, "the space's own frequency stays"

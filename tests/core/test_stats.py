@@ -82,3 +82,16 @@ def test_a_target_the_noise_puts_beyond_the_cap_is_said_once_it_can_be_judged():
     assert stats.precision_out_of_reach(rows([40.0, 10.0, 10.2, 9.9, 10.1]), **rule) is None, "reached"
     assert stats.precision_out_of_reach(rows(noisy), **{**rule, "precision": None}) is None
     assert stats.precision_out_of_reach(rows(noisy), **{**rule, "precision": 0.3, "cap": 40}) is None
+
+
+def test_a_training_budget_ends_a_trial_at_its_env_steps():
+    rows = pd.DataFrame(
+        {"iteration": [1, 2, 3], "time_this_iter_s": [5.0, 1.0, 1.5], "env_steps_lifetime": [1000.0, 2000.0, 3000.0]}
+    )
+    kw = {"cap": 10, "warmup_iterations": 1, "precision": None, "min_measured": 3}
+    assert not stats.trial_done(rows.iloc[:2], env_steps=2500, **kw)
+    assert stats.trial_done(rows, env_steps=2500, **kw) and not stats.trial_done(rows, **kw)
+    # The loader's table names the lifetime count differently; without one, the sampled steps add up.
+    loaded = rows.rename(columns={"env_steps_lifetime": "env_steps_sampled_lifetime"})
+    assert stats.sampled(loaded) == 3000 and stats.sampled(rows.drop(columns="env_steps_lifetime")) == 0
+    assert stats.sampled(rows.drop(columns="env_steps_lifetime").assign(env_steps_sampled=700.0)) == 2100

@@ -81,6 +81,13 @@ def test_a_stopped_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     assert (loaded.iterations.groupby("trial_name")["iteration"].apply(sorted).map(list) == [[1, 2, 3]] * 3).all()
     assert (loaded.trials["iterations_rerun"] == 0).all()
     assert "analysis: 3 configs" in resumed.stdout
+    # The resume is logged, so the time the sweep stood still counts as neither start-up nor harness.
+    (resumed_at,) = loaded.resumed_at_s
+    assert loaded.iterations.loc[loaded.iterations["trial_name"] == FIRST, "reported_at_s"].max() < resumed_at
+    assert (
+        "from its last result before an interruption to the resume"
+        in (experiment / "analysis" / "report.md").read_text()
+    )
 
 
 def test_a_killed_precision_sweep_resumes_and_stops_by_precision(tmp_path):

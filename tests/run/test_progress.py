@@ -91,3 +91,25 @@ def test_progress_prints_what_the_scheduler_says_is_out_of_reach():
     warned = [line for line in lines if "out of reach" in line]
     assert len(warned) == 1 and warned[0].startswith("[trial 1/1]") and "±5 % is out of reach within 12" in warned[0]
     assert "after 3 measured" in warned[0] and "a bigger train_batch_size" in warned[0]
+
+
+def test_a_training_budget_eta_expects_the_iterations_the_budget_takes():
+    # A cap of 25, but 300,000 env steps at 16,384 a step take 19 iterations: 18 more after the first.
+    out = io.StringIO()
+    cb = ProgressCallback(total_trials=1, iterations=25, stream=out, env_steps=300_000)
+    a = trial("a")
+    cb.on_trial_start(0, [a], a)
+    result = {"training_iteration": 1, "time_this_iter_s": 10.0, "env_runners": {"num_env_steps_sampled": 16384}}
+    cb.on_trial_result(1, [a], a, result)
+    assert out.getvalue().splitlines()[-1].endswith("eta 0:03:00")
+
+
+def test_a_resumed_sweeps_eta_counts_the_iterations_its_finished_trials_took():
+    # Restored: "done" ran 10 iterations in 50 s. Here: "left" takes 30 s an iteration. Mean (50 + 30) / 11.
+    out = io.StringIO()
+    cb = ProgressCallback(total_trials=2, iterations=10, stream=out, done_before=1)
+    done = trial("done", status="TERMINATED", last={"training_iteration": 10, "time_total_s": 50.0})
+    left = trial("left")
+    cb.on_trial_start(0, [done, left], left)
+    cb.on_trial_result(1, [done, left], left, {"training_iteration": 1, "time_this_iter_s": 30.0})
+    assert out.getvalue().splitlines()[-1].endswith("eta 0:01:05")  # 9 x 80 / 11 s, not 9 x 30 s

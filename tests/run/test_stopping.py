@@ -201,9 +201,7 @@ def test_a_race_stops_a_clearly_slower_trial_and_logs_why(tmp_path):
     controller = FakeController([fast, slow])
     scheduler = SweepScheduler(racing(), tmp_path)
     # Noisy enough that the precision rule would not end it yet: only the race does.
-    decisions = [
-        scheduler.on_trial_result(controller, slow, stepped(i, t)) for i, t in enumerate([3, 1, 1.1, 0.9], 1)
-    ]
+    decisions = [scheduler.on_trial_result(controller, slow, stepped(i, t)) for i, t in enumerate([3, 1, 1.1, 0.9], 1)]
     assert decisions == [TrialScheduler.CONTINUE] * 3 + [TrialScheduler.STOP], "judged after warm-up + 3 measured"
     logged = race.read(tmp_path)["eliminated"]["slow"]
     assert logged["iteration"] == 4 and logged["incumbent"] == "fast"
@@ -247,3 +245,14 @@ def test_a_trial_tune_stopped_at_the_cap_becomes_the_incumbent(tmp_path):
     assert scheduler.incumbent([fast]) is None, "not measured to its end yet"
     scheduler.on_trial_complete(None, fast, stepped(4, 0.2))
     assert scheduler.incumbent([fast])[0] == "fast"
+
+
+def test_a_training_budget_stops_a_trial_at_its_env_steps_whatever_its_noise():
+    budget = spaces.load("smoke").with_overrides(seeds=2, env_steps=2500, iterations=10)
+    scheduler, trial = SweepScheduler(budget), fake_trial()
+    lifetime = {"num_env_steps_sampled_lifetime": 0}
+    decisions = []
+    for i in range(1, 5):
+        lifetime["num_env_steps_sampled_lifetime"] += 1000
+        decisions.append(scheduler.on_trial_result(None, trial, {**stepped(i, 1.0 + i), **lifetime}))
+    assert decisions == [TrialScheduler.CONTINUE, TrialScheduler.CONTINUE, TrialScheduler.STOP, TrialScheduler.STOP]
