@@ -24,6 +24,23 @@ def run_cli(module: str, *args: str, timeout: float = 600, env: dict | None = No
     )
 
 
+def precision_space(precision=0.05, iterations=10, warmup=1, min_measured=3):
+    """A one-config space (1 runner, HalfCheetah-v5) with these measuring settings: what the stopping rules read."""
+    from parallel_tune.core import spaces
+
+    data = {
+        "env": "HalfCheetah-v5",
+        "iterations": iterations,
+        "warmup_iterations": warmup,
+        "min_measured_iterations": min_measured,
+        "ppo": {},
+        "grid": {"num_env_runners": [1]},
+    }
+    if precision is not None:
+        data["precision"] = precision
+    return spaces.from_dict(data, name="s")
+
+
 @pytest.fixture(scope="session")
 def smoke_experiment(tmp_path_factory) -> Path:
     """A real smoke sweep: Ray, RLlib PPO, HalfCheetah-v5, 2 configs x 3 iterations."""

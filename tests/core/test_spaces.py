@@ -6,6 +6,8 @@ import yaml
 from parallel_tune.core import spaces
 from parallel_tune.core.spaces import SpaceError
 
+from ..conftest import precision_space
+
 
 @pytest.mark.parametrize("name", spaces.known_spaces())
 def test_every_shipped_space_loads(name):
@@ -211,19 +213,6 @@ def test_who_samples(runners, envs, processes, total):
 def test_sampling_cpus_are_the_runners_or_the_main_process():
     assert spaces.sampling_cpus({"num_env_runners": 4, "num_cpus_per_env_runner": 2}, 1.0) == 8.0
     assert spaces.sampling_cpus({"num_env_runners": 0}, 3.0) == 3.0
-
-
-def precision_space(precision=0.05, iterations=10, min_measured=3):
-    data = {
-        "env": "HalfCheetah-v5",
-        "iterations": iterations,
-        "min_measured_iterations": min_measured,
-        "ppo": {},
-        "grid": {"num_env_runners": [1]},
-    }
-    if precision is not None:
-        data["precision"] = precision
-    return spaces.from_dict(data, name="s")
 
 
 def test_a_space_file_sets_precision_and_its_minimum():

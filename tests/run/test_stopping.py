@@ -14,19 +14,7 @@ from ray.tune.schedulers import TrialScheduler
 from parallel_tune.core import files, race, spaces, stats
 from parallel_tune.run.stopping import SweepScheduler, finished
 
-
-def space(precision=0.05, iterations=10, warmup=1, min_measured=3):
-    data = {
-        "env": "HalfCheetah-v5",
-        "iterations": iterations,
-        "warmup_iterations": warmup,
-        "min_measured_iterations": min_measured,
-        "ppo": {},
-        "grid": {"num_env_runners": [1]},
-    }
-    if precision is not None:
-        data["precision"] = precision
-    return spaces.from_dict(data, name="s")
+from ..conftest import precision_space as space
 
 
 def fake_trial(trial_id="t", trial_dir=None, status="RUNNING"):
