@@ -254,7 +254,12 @@ def _describe(planned: planning.Plan, origin: dict[str, str], user) -> str:
     if space.learning:
         budget = f", each to {space.env_steps:,} env steps" if space.env_steps else ""
         seeds = ", ".join(map(str, space.replicate_seeds()))
-        lines.append(f"learning check: {space.seeds} replicate(s) of each config, seeds {seeds}{budget}")
+        trials = len(planned.runnable) * space.seeds
+        k = space.checkpoint_every
+        every = f"; a checkpoint every {'iteration' if k == 1 else f'{k} iterations'}" if k else ""
+        lines.append(
+            f"learning check: {space.seeds} replicate(s) of each config ({trials} trials), seeds {seeds}{budget}{every}"
+        )
     if planned.space.goal == "fastest" and len(planned.runnable) > 1:
         ranked = experiment.race_order(planned)
         lines.append(

@@ -179,9 +179,9 @@ def test_a_dry_run_opens_with_the_plan_not_rllibs_notices():
 def test_a_learning_check_dry_run_says_its_seeds_and_budget(capsys):
     argv = ["--space", "smoke", "--seeds", "3", "--env-steps", "2048", "--iterations", "10", "--dry-run"]
     assert sweep.main(argv) == 0
-    assert "learning check: 3 replicate(s) of each config, seeds 0, 1000, 2000, each to 2,048 env steps" in (
-        capsys.readouterr().out
-    )
+    out = capsys.readouterr().out
+    said = "learning check: 3 replicate(s) of each config (6 trials), seeds 0, 1000, 2000, each to 2,048 env steps"
+    assert said + "; a checkpoint every iteration" in out, "smoke's own checkpoint frequency"
 
 
 def test_a_race_dry_run_says_the_order_it_will_run_in(capsys):
