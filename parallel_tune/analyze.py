@@ -83,7 +83,7 @@ def analyze_experiment(
     status = experiment.trials["status"].value_counts().to_dict() if n else {}
     change = f" (was {before})" if before is not None and before != n else ""
     configs = experiment.trials["trial_name"].nunique() if n else 0
-    count = f"{configs} configs ({n} trials: replicates)" if configs != n else f"{n} configs"
+    count = f"{configs} config{'s' * (configs != 1)}" + (f" ({n} trials: replicates)" if configs != n else "")
     print(f"analysis: {count}{change} {status}; tables, report and dashboard in {out_dir}", file=stream)
     for p in experiment.problems:
         print(f"  problem: {p}", file=stream)

@@ -99,7 +99,8 @@ def harness_time(
 
 
 def restarts(iterations: pd.DataFrame) -> pd.DataFrame:
-    """Where a trial continued from a checkpoint: trial_name, restored_after_iteration.
+    """Where a trial continued from a checkpoint: trial_name, restored_after_iteration (and seed, in a learning
+    check).
 
     One row per restore: where ``iteration - iterations_since_restore`` (the
     iteration the trial's process started after) changes within a trial, or is
@@ -112,9 +113,12 @@ def restarts(iterations: pd.DataFrame) -> pd.DataFrame:
     offset = (df["iteration"] - df["iterations_since_restore"].fillna(df["iteration"])).astype(int)
     before = offset.groupby(df[trial]).shift(1).fillna(0).astype(int)
     hit = offset != before
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {"trial_name": df.loc[hit, "trial_name"].to_numpy(), "restored_after_iteration": offset[hit].to_numpy()}
     )
+    if "seed" in df:  # a learning check's replicates share their config's name
+        out["seed"] = df.loc[hit, "seed"].to_numpy()
+    return out
 
 
 def summarize(

@@ -56,6 +56,12 @@ def _with_ci(row: pd.Series, col: str) -> str:
     return f"{_num(row[col])} [{_num(row[col + '_ci_low'])}, {_num(row[col + '_ci_high'])}]"
 
 
+def _seed(row: pd.Series) -> str:
+    """' (seed 1000)' for a learning check's replicate, else nothing."""
+    seed = row.get("seed")
+    return f" (seed {int(seed)})" if seed is not None and not pd.isna(seed) else ""
+
+
 def plural(n: Any, noun: str) -> str:
     """'1 process', '4 processes', '2 sampling CPUs'."""
     if n is None or pd.isna(n):
@@ -187,7 +193,7 @@ def results_section(found: Findings, warmup_iterations: int) -> list[str]:
     ]
     for _, r in found.restarts.iterrows():
         out.append(
-            f"- {r['trial_name']} continued from its checkpoint after iteration "
+            f"- {r['trial_name']}{_seed(r)} continued from its checkpoint after iteration "
             f"{int(r['restored_after_iteration'])} (a resumed sweep); its first {warmup_iterations} iteration(s) "
             "after the restore paid actor start-up again and are excluded like warm-up."
         )

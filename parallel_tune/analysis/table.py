@@ -78,8 +78,8 @@ def per_config(
 def replicates(trials: pd.DataFrame) -> pd.DataFrame:
     """One row per config (``trial_name``): a config's replicates (a learning check's seeds) folded into its first
     trial's row, with ``replicates`` (how many), ``seeds`` ("0, 1000"), the status an errored one gives all
-    ("ERROR"), their errors joined and the fewest ``iterations_completed``. A table with one trial per config comes
-    back as it was, with ``replicates`` 1."""
+    ("ERROR"), their errors joined, the fewest ``iterations_completed`` and every ``iterations_rerun``. A table
+    with one trial per config comes back as it was, with ``replicates`` 1."""
     if not trials["trial_name"].duplicated().any():
         return trials.assign(replicates=1)
     rows = []
@@ -92,5 +92,7 @@ def replicates(trials: pd.DataFrame) -> pd.DataFrame:
         row["status"] = "ERROR" if errored.any() else row["status"]
         row["error"] = "; ".join(e for e in group["error"].fillna("") if e)
         row["iterations_completed"] = int(group["iterations_completed"].min())
+        if "iterations_rerun" in group:
+            row["iterations_rerun"] = int(group["iterations_rerun"].fillna(0).sum())
         rows.append(row)
     return pd.DataFrame(rows).reset_index(drop=True)

@@ -392,6 +392,11 @@ def test_replicates_sharing_a_config_name_are_told_apart_by_their_trial_id():
         }
     )
     assert metrics.restarts(two).empty, "interleaved by name, they would look like restores"
+    # The second replicate (seed 1000) continued from a checkpoint after iteration 1: the report names its seed.
+    restored = two.assign(seed=[0] * 3 + [1000] * 3, iterations_since_restore=[1, 2, 3, 1, 1, 2])
+    assert metrics.restarts(restored).to_dict("records") == [
+        {"trial_name": "cfg", "restored_after_iteration": 1, "seed": 1000}
+    ]
     timing = metrics.harness_time(two, started_at_s=0.0)
     # Start-ups: 11 - 1 - 0 = 10 s and 24 - 1 - 13 = 10 s; one row for the config, their mean.
     assert timing["trials"].to_dict("records") == [{"trial_name": "cfg", "startup_s": 10.0}]

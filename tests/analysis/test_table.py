@@ -66,10 +66,12 @@ def test_a_configs_replicates_are_one_row_with_their_seeds_and_pooled_iterations
             "status": ["TERMINATED", "TERMINATED", "ERROR"],
             "error": ["", "", "actor died"],
             "iterations_completed": [8, 8, 5],
+            "iterations_rerun": [0, 0, 1],
             "total_envs": [1, 2, 1],
         }
     )
     folded = replicates(trials).set_index("trial_name")
+    assert folded.loc["a", "iterations_rerun"] == 1, "the second replicate's re-run is not lost in the fold"
     assert list(folded.index) == ["a", "b"] and list(folded["replicates"]) == [2, 1]
     assert folded.loc["a", "seeds"] == "0, 1000" and folded.loc["a", "status"] == "ERROR"
     assert folded.loc["a", "error"] == "actor died" and folded.loc["a", "iterations_completed"] == 5
