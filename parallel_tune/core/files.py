@@ -20,10 +20,9 @@ from typing import Any
 
 RECORD = "parallel_tune.json"
 CEILING = "ceiling.parquet"
-#: JSON Lines, appended to: a resumed Tune copies the experiment's top-level *.json files into its staging
-#: directory and syncs them back over the experiment's, which would undo what the resumed race logged.
+#: JSON Lines logs (``parallel_tune.core.jsonlines`` says why not .json).
 RACE = "race.jsonl"
-RESUMES = "resumes.jsonl"  # JSON Lines for the same reason
+RESUMES = "resumes.jsonl"
 RESULTS = "result.json"  # Tune's JsonLoggerCallback
 TELEMETRY = "telemetry.parquet"
 ANALYSIS_DIR = "analysis"

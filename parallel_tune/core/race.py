@@ -23,14 +23,13 @@ committed experiment). Pure numpy and pandas, no Ray.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from parallel_tune.core import stats
+from parallel_tune.core import jsonlines, stats
 from parallel_tune.core.files import RACE
 from parallel_tune.core.spaces import (
     DEFAULT_MARGIN,
@@ -198,19 +197,8 @@ def read(experiment_dir: Path) -> dict[str, Any]:
     ``judge``'s, plus ``incumbent`` and ``at_s``), and the end (``winner``,
     ``finished_at_s``). A line cut short by a kill is skipped.
     """
-    path = Path(experiment_dir) / RACE
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return {}
     log: dict[str, Any] = {}
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(event, dict):
-            continue
+    for event in jsonlines.read(Path(experiment_dir) / RACE):
         if "raced_out" in event:
             log.setdefault("eliminated", {})[event["raced_out"]] = event.get("evidence", {})
         else:
@@ -222,7 +210,4 @@ def read(experiment_dir: Path) -> dict[str, Any]:
 
 def append(experiment_dir: Path, event: dict[str, Any]) -> None:
     """Add one event to the race's log, on a line of its own (``read`` skips one a kill cut short)."""
-    path = Path(experiment_dir) / RACE
-    cut = path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n")
-    with open(path, "a") as out:
-        out.write(("\n" if cut else "") + json.dumps(event, default=float) + "\n")
+    jsonlines.append(Path(experiment_dir) / RACE, event)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from parallel_tune.core import spaces
+from parallel_tune.core import jsonlines, spaces
 from parallel_tune.core.errors import UsageError
 from parallel_tune.core.files import RECORD, RESUMES
 from parallel_tune.core.spaces import SearchSpace
@@ -221,22 +221,10 @@ def jsonable(value: Any) -> Any:
 def note_resume(experiment_dir: Path, at_s: float) -> None:
     """Log that a ``--resume`` started at ``at_s`` (epoch seconds), so that the time the sweep stood still between
     its interruption and the resume is not counted as harness time. One JSON line each, appended."""
-    path = Path(experiment_dir) / RESUMES
-    cut = path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n")
-    with open(path, "a") as out:
-        out.write(("\n" if cut else "") + json.dumps({"resumed_at_s": at_s}) + "\n")
+    jsonlines.append(Path(experiment_dir) / RESUMES, {"resumed_at_s": at_s})
 
 
 def resumes(experiment_dir: Path) -> list[float]:
     """When each resume of the experiment started, in order ([] for one that ran in one go; a cut line skipped)."""
-    try:
-        lines = (Path(experiment_dir) / RESUMES).read_text().splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        try:
-            out.append(float(json.loads(line)["resumed_at_s"]))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return sorted(out)
+    events = jsonlines.read(Path(experiment_dir) / RESUMES)
+    return sorted(float(e["resumed_at_s"]) for e in events if isinstance(e.get("resumed_at_s"), int | float))
