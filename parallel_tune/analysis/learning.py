@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from parallel_tune.analysis.metrics import trial_key
+from parallel_tune.core.stats import steps_so_far
 
 #: The part of a run whose mean episode return is its final return: the last quarter of its env steps.
 FINAL_FRACTION = 0.25
@@ -81,7 +82,7 @@ def final_returns(iterations: pd.DataFrame, *, fraction: float = FINAL_FRACTION)
     with no episode finished have a NaN final return."""
     rows = []
     for _, run in iterations.sort_values("iteration").groupby(trial_key(iterations), sort=False):
-        steps = _steps(run)
+        steps = steps_so_far(run)
         last = steps >= (1 - fraction) * steps.max() if len(steps) else steps.astype(bool)
         rows.append(
             {
@@ -96,14 +97,6 @@ def final_returns(iterations: pd.DataFrame, *, fraction: float = FINAL_FRACTION)
     return pd.DataFrame(rows, columns=["trial_name", "seed", "final_return", "env_steps", "train_s", "steps_per_s"])
 
 
-def _steps(run: pd.DataFrame) -> pd.Series:
-    """A run's env steps sampled so far at each iteration: RLlib's lifetime count, else the running sum."""
-    lifetime = run.get("env_steps_sampled_lifetime")
-    if lifetime is not None and lifetime.notna().all():
-        return lifetime.astype(float)
-    return run["env_steps_sampled"].astype(float).cumsum()
-
-
 def to_target(iterations: pd.DataFrame, target: float) -> pd.DataFrame:
     """One row per run: trial_name, seed, env_steps_to_target and time_to_target_s (its iteration times summed)
     at the first iteration whose ``episode_return_mean`` reaches ``target``; NaN where it never did."""
@@ -115,7 +108,7 @@ def to_target(iterations: pd.DataFrame, target: float) -> pd.DataFrame:
             {
                 "trial_name": run["trial_name"].iloc[0],
                 "seed": run["seed"].iloc[0] if "seed" in run else np.nan,
-                "env_steps_to_target": float(_steps(run).iloc[first]) if first is not None else np.nan,
+                "env_steps_to_target": float(steps_so_far(run).iloc[first]) if first is not None else np.nan,
                 "time_to_target_s": float(run["time_this_iter_s"].iloc[: first + 1].sum())
                 if first is not None
                 else np.nan,
@@ -230,7 +223,7 @@ def curves(iterations: pd.DataFrame, *, by: str = "env_steps", points: int = 40)
     for name, config in iterations.groupby("trial_name", sort=False):
         tracks = []
         for _, run in config.sort_values("iteration").groupby(trial_key(config), sort=False):
-            x = _steps(run) if by == "env_steps" else run["time_this_iter_s"].astype(float).cumsum()
+            x = steps_so_far(run) if by == "env_steps" else run["time_this_iter_s"].astype(float).cumsum()
             ok = run[RETURN].notna().to_numpy()
             if ok.sum() >= 2:
                 tracks.append((x.to_numpy()[ok], run[RETURN].to_numpy(float)[ok]))

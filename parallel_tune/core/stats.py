@@ -158,13 +158,23 @@ def cost(iterations: pd.DataFrame, *, asynchronous: bool = False) -> pd.Series:
     return (1000 * iterations["time_this_iter_s"] / steps.where(steps > 0)).astype(float)
 
 
-def sampled(iterations: pd.DataFrame) -> float:
-    """Env steps one trial sampled so far: RLlib's lifetime count where the rows have it (``env_steps_lifetime``
-    as a trial's results are read, ``env_steps_sampled_lifetime`` in the loader's table), else their sum."""
+def steps_so_far(iterations: pd.DataFrame) -> pd.Series:
+    """Env steps one trial had sampled at each of its rows (in iteration order): RLlib's lifetime count where
+    every row has it (``env_steps_lifetime`` as a trial's results are read, ``env_steps_sampled_lifetime`` in the
+    loader's table), else the running sum of ``env_steps_sampled``. The training budget stops by it, and a
+    learning check's curves and time to target are drawn along it."""
     for column in ("env_steps_lifetime", "env_steps_sampled_lifetime"):
-        if column in iterations and iterations[column].notna().any():
-            return float(iterations[column].max())
-    return float(iterations["env_steps_sampled"].sum()) if "env_steps_sampled" in iterations else 0.0
+        if column in iterations and iterations[column].notna().all():
+            return iterations[column].astype(float)
+    if "env_steps_sampled" not in iterations:
+        return pd.Series(0.0, index=iterations.index)
+    return iterations["env_steps_sampled"].astype(float).cumsum()
+
+
+def sampled(iterations: pd.DataFrame) -> float:
+    """Env steps one trial sampled so far (``steps_so_far``'s last count)."""
+    steps = steps_so_far(iterations)
+    return float(steps.max()) if len(steps) else 0.0
 
 
 def trial_done(
