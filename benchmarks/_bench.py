@@ -42,10 +42,14 @@ def bench_space(args: argparse.Namespace) -> SearchSpace:
     space = spaces.load(args.space, cpus=max(args.runners, 1)).with_overrides(
         runners=[args.runners], envs_per_runner=[args.envs_per_runner], iterations=args.iterations
     )
-    ppo = dict(space.ppo)
-    ppo["train_batch_size"] = args.train_batch_size
-    ppo["minibatch_size"] = min(int(ppo.get("minibatch_size", args.train_batch_size)), args.train_batch_size)
-    return spaces.validate(replace(space, ppo=ppo, warmup_iterations=1))
+    return with_batch(space, args.train_batch_size, warmup_iterations=1)
+
+
+def with_batch(space: SearchSpace, batch: int, **fields) -> SearchSpace:
+    """``space`` at ``train_batch_size`` ``batch`` (its minibatch no larger), with ``fields`` replaced; validated."""
+    ppo = {**space.ppo, "train_batch_size": batch}
+    ppo["minibatch_size"] = min(int(ppo.get("minibatch_size", batch)), batch)
+    return spaces.validate(replace(space, ppo=ppo, **fields))
 
 
 class WallClock(Callback):

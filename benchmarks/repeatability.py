@@ -23,7 +23,6 @@ import contextlib
 import io
 import sys
 import time
-from dataclasses import replace
 
 import _bench
 
@@ -79,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         runners=[1, 3], envs_per_runner=[1, 8], iterations=args.iterations
     )
     batch = args.train_batch_size
-    ppo = {**base.ppo, "train_batch_size": batch, "minibatch_size": min(int(base.ppo["minibatch_size"]), batch)}
-    space = spaces.validate(replace(base, ppo=ppo))
+    space = _bench.with_batch(base, batch)
     storage = _bench.scratch_dir()
     print(
         f"repeatability: {space.name} at runners 1, 3 x envs 1, 8 (Ray told of 4 CPUs), batch {batch}, "

@@ -32,9 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     base = spaces.load(args.space, cpus=2).with_overrides(iterations=args.iterations)
     batch = args.train_batch_size or int(base.ppo["train_batch_size"])
-    ppo = {**base.ppo, "train_batch_size": batch}
-    ppo["minibatch_size"] = min(int(ppo.get("minibatch_size", batch)), batch)
-    fixed = spaces.validate(replace(base, ppo=ppo, precision=None))
+    fixed = _bench.with_batch(base, batch, precision=None)
     adaptive = spaces.validate(replace(fixed, precision=args.precision))
     storage = _bench.scratch_dir()
     print(

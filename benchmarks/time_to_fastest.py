@@ -45,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         axes={"gym_env_vectorize_mode": ["sync", "async"]},
     )
     batch = args.train_batch_size
-    ppo = {**base.ppo, "train_batch_size": batch, "minibatch_size": min(int(base.ppo["minibatch_size"]), batch)}
-    full = spaces.validate(replace(base, ppo=ppo, goal="curve"))
+    full = _bench.with_batch(base, batch, goal="curve")
     raced = spaces.validate(replace(full, goal="fastest"))
     storage = args.keep or _bench.scratch_dir()
     print(

@@ -43,7 +43,8 @@ RETURN = "episode_return_mean"
 
 def iqm(values) -> float:
     """The interquartile mean: the mean of the runs left after cutting int(n / 4) from each end (NaN: none)."""
-    x = np.sort(np.asarray(values, dtype=float)[~np.isnan(np.asarray(values, dtype=float))])
+    x = np.asarray(values, dtype=float)
+    x = np.sort(x[~np.isnan(x)])
     if not len(x):
         return float("nan")
     cut = int(0.25 * len(x))  # rliable's trim_mean(x, 0.25): a quarter off each end

@@ -469,10 +469,13 @@ def learning_section(found: Findings) -> list[str]:
     rows = []
     for _, r in table.iterrows():
         verdict = LEARNS[r["verdict"]]
-        if r["verdict"] == "cannot tell" and r.get("seeds_needed") == r.get("seeds_needed"):
+        if r["verdict"] == "cannot tell" and pd.notna(r.get("seeds_needed")):
             verdict += f" (about {int(r['seeds_needed'])} seeds would)"
-        p = "–" if r["verdict"] == "baseline" else f"{_num(r.get('p_as_good'))} [{_num(r.get('p_as_good_ci_low'))}, "
-        p += "" if r["verdict"] == "baseline" else f"{_num(r.get('p_as_good_ci_high'))}]"
+        p = (
+            "–"
+            if r["verdict"] == "baseline"
+            else f"{_num(r.get('p_as_good'))} [{_num(r.get('p_as_good_ci_low'))}, {_num(r.get('p_as_good_ci_high'))}]"
+        )
         row = [
             labels.get(r["trial_name"], r["trial_name"]),
             f"{_num(speed.get(r['trial_name']), ',.0f')} ({_num(r['steps_per_s_min'], ',.0f')}-"
